@@ -1,0 +1,15 @@
+//! `herald config`: shows the configuration in effect, with the database password masked.
+
+use std::path::Path;
+
+/// Prints the effective configuration as TOML-like `key = value` lines.
+pub fn run(file: Option<&Path>) -> anyhow::Result<()> {
+    let mut config = crate::settings::load(file)?;
+    config.database_url = herald_store_redact(&config.effective_database_url());
+    println!("{}", serde_json::to_string_pretty(&config)?);
+    Ok(())
+}
+
+fn herald_store_redact(url: &str) -> String {
+    herald_server::redact_database_url(url)
+}

@@ -1,0 +1,42 @@
+//! The `herald` binary: one artifact with subcommands. This is the only crate that uses
+//! `anyhow`: errors here are turned into a sentence for the person at the terminal.
+
+mod commands;
+mod settings;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Herald: a self-hosted chat server whose speciality is offline push.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./herald.toml when it exists.
+    #[arg(long, global = true, env = "HERALD_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default). Zero configuration: data goes to ./herald-data.
+    Serve(commands::serve::ServeArgs),
+    /// Print the configuration in effect (secrets redacted).
+    Config,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve(Default::default())) {
+        Command::Serve(args) => commands::serve::run(cli.config.as_deref(), args),
+        Command::Config => commands::config::run(cli.config.as_deref()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("herald: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

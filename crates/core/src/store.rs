@@ -1,0 +1,198 @@
+//! The persistence contract. The SQLite (embedded) and PostgreSQL (scale-out) stores implement
+//! these role traits; the rest of Herald holds an `Arc<dyn Store>` and never knows which runs.
+//!
+//! Invariants every implementation keeps:
+//! - each method is atomic: on error nothing it would have written is visible;
+//! - secret values (app secrets, certificate secret fields) are sealed before they are written;
+//! - every method is scoped to one app: no method can read or change another app's rows.
+
+use crate::{
+    App, Certificate, Device, Group, NewCertificate, Platform, PushSettings, Secret, SessionState, User,
+    Vendor,
+};
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The addressed row does not exist (in this app).
+    #[error("{entity} `{id}` not found")]
+    NotFound {
+        /// What was looked for: `app`, `certificate`, `user`, `device`, `group`.
+        entity: &'static str,
+        /// The id that was asked for.
+        id: String,
+    },
+    /// A uniqueness rule would be broken (a certificate name, a group id).
+    #[error("{message}")]
+    Conflict {
+        /// What clashed: `certificate_name`, `group`.
+        entity: &'static str,
+        /// A sentence for the caller.
+        message: String,
+    },
+    /// A stored value could not be decrypted or decoded: the data or the master key is wrong.
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    /// The database failed (connection, I/O, constraint the code did not expect).
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A missing-row error.
+    pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
+        StoreError::NotFound {
+            entity,
+            id: id.into(),
+        }
+    }
+}
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Operator-level state: the admin token.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    /// The SHA-256 hex hash of the admin token, if one was issued.
+    async fn admin_token_hash(&self) -> StoreResult<Option<String>>;
+    /// Records the admin token hash unless one exists; returns whether it was written.
+    async fn init_admin_token_hash(&self, hash: &str) -> StoreResult<bool>;
+}
+
+/// Tenants.
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Creates an app with a Herald-chosen id and secret.
+    async fn create_app(&self, id: &str, name: &str, secret: &Secret<String>) -> StoreResult<App>;
+    /// Every app, oldest first.
+    async fn list_apps(&self) -> StoreResult<Vec<App>>;
+    /// One app.
+    async fn get_app(&self, id: &str) -> StoreResult<App>;
+    /// The app's secret (to check HTTP Basic credentials and sign user tokens).
+    async fn app_secret(&self, id: &str) -> StoreResult<Secret<String>>;
+    /// Replaces the app's secret: old user tokens stop verifying.
+    async fn set_app_secret(&self, id: &str, secret: &Secret<String>) -> StoreResult<()>;
+    /// Deletes the app and everything it owns.
+    async fn delete_app(&self, id: &str) -> StoreResult<()>;
+}
+
+/// Vendor credentials.
+#[async_trait]
+pub trait CertificateStore: Send + Sync {
+    /// Adds a certificate; `Conflict` when the name is taken in the app.
+    async fn create_certificate(&self, app: &str, cert: &NewCertificate) -> StoreResult<Certificate>;
+    /// The app's certificates, by id.
+    async fn list_certificates(&self, app: &str) -> StoreResult<Vec<Certificate>>;
+    /// One certificate by numeric id.
+    async fn get_certificate(&self, app: &str, id: i64) -> StoreResult<Certificate>;
+    /// One certificate by its unique name.
+    async fn find_certificate_by_name(&self, app: &str, name: &str) -> StoreResult<Certificate>;
+    /// The decrypted secret fields, for the code that signs vendor requests and for merging an
+    /// update.
+    async fn certificate_secrets(&self, app: &str, id: i64) -> StoreResult<Secret<Map<String, Value>>>;
+    /// Replaces every field of a certificate (the caller merged and validated the update).
+    async fn replace_certificate(
+        &self,
+        app: &str,
+        id: i64,
+        cert: &NewCertificate,
+    ) -> StoreResult<Certificate>;
+    /// Deletes a certificate; devices bound to it lose their binding.
+    async fn delete_certificate(&self, app: &str, id: i64) -> StoreResult<()>;
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// New nickname.
+    pub nickname: Option<String>,
+    /// New avatar URL.
+    pub avatar_url: Option<String>,
+}
+
+/// Accounts and their settings.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the user if new and applies the profile update; returns the user and whether it
+    /// was created.
+    async fn upsert_user(&self, app: &str, user: &str, update: &ProfileUpdate) -> StoreResult<(User, bool)>;
+    /// One user.
+    async fn get_user(&self, app: &str, user: &str) -> StoreResult<User>;
+    /// The ids among `users` that do not exist in the app.
+    async fn missing_users(&self, app: &str, users: &[String]) -> StoreResult<Vec<String>>;
+    /// The user's push settings (defaults when never set).
+    async fn push_settings(&self, app: &str, user: &str) -> StoreResult<PushSettings>;
+    /// Replaces the user's push settings.
+    async fn set_push_settings(&self, app: &str, user: &str, settings: &PushSettings) -> StoreResult<()>;
+}
+
+/// A push token to bind to a device.
+#[derive(Debug, Clone)]
+pub struct Binding<'a> {
+    /// The device's platform.
+    pub platform: Platform,
+    /// The certificate that will carry the device's pushes.
+    pub certificate_id: i64,
+    /// That certificate's vendor.
+    pub vendor: Vendor,
+    /// The vendor token.
+    pub token: &'a str,
+}
+
+/// Installations and their sessions.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// One device of a user.
+    async fn get_device(&self, app: &str, user: &str, device: &str) -> StoreResult<Device>;
+    /// Every device of a user.
+    async fn list_devices(&self, app: &str, user: &str) -> StoreResult<Vec<Device>>;
+    /// Binds a token to a device (creating the device if new). The same token on any other
+    /// device of the app is removed in the same transaction: a token belongs to one device.
+    /// A logged-out or kicked device starts a new session (`offline`).
+    async fn bind_token(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        binding: &Binding<'_>,
+    ) -> StoreResult<Device>;
+    /// Removes a device's token.
+    async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device>;
+    /// Sets the session state, and the badge when given.
+    async fn set_session(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        state: SessionState,
+        badge: Option<i64>,
+    ) -> StoreResult<Device>;
+    /// Ends the session (`logged_out`); with `unbind` the token is removed too.
+    async fn logout(&self, app: &str, user: &str, device: &str, unbind: bool) -> StoreResult<Device>;
+    /// How many devices of the app have a token bound, per vendor.
+    async fn count_bound_devices(&self, app: &str) -> StoreResult<Vec<(Vendor, i64)>>;
+}
+
+/// Groups and membership.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    /// Creates a group; `Conflict` when the id is taken.
+    async fn create_group(&self, app: &str, id: &str, name: &str, members: &[String]) -> StoreResult<Group>;
+    /// One group with its members.
+    async fn get_group(&self, app: &str, id: &str) -> StoreResult<Group>;
+    /// Deletes a group.
+    async fn delete_group(&self, app: &str, id: &str) -> StoreResult<()>;
+    /// Adds members (already present ones are ignored).
+    async fn add_members(&self, app: &str, id: &str, members: &[String]) -> StoreResult<Group>;
+    /// Removes one member.
+    async fn remove_member(&self, app: &str, id: &str, user: &str) -> StoreResult<Group>;
+}
+
+/// Everything Herald keeps.
+pub trait Store: MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore {}
+
+impl<T> Store for T where T: MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore {}

@@ -1,0 +1,81 @@
+//! The HTTP routes, grouped by who calls them. Handlers translate between JSON and the store;
+//! the rules they enforce live in `herald-core` and `herald-vendors`.
+
+pub mod apps;
+pub mod certificates;
+pub mod groups;
+pub mod me;
+pub mod ops;
+pub mod users;
+pub mod views;
+
+use crate::state::AppState;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The document's header and security schemes; paths are added by the router itself.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Herald", description = "Self-hosted chat server with offline push through every phone vendor."),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "admin", description = "Operator: apps, certificates, stats (admin token)"),
+        (name = "server", description = "App backend: users, tokens, groups, devices (HTTP Basic app id + secret)"),
+        (name = "client", description = "Phone app: push token, session state, settings (user token)"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let bearer = || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        components.add_security_scheme("admin_token", bearer());
+        components.add_security_scheme("user_token", bearer());
+        components.add_security_scheme(
+            "app_secret",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
+    }
+}
+
+/// Every documented route. The OpenAPI document is built from this same list, so a route cannot
+/// exist without being described.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(apps::create_app, apps::list_apps))
+        .routes(routes!(apps::get_app, apps::delete_app))
+        .routes(routes!(apps::rotate_secret))
+        .routes(routes!(apps::stats))
+        .routes(routes!(
+            certificates::create_certificate,
+            certificates::list_certificates
+        ))
+        .routes(routes!(
+            certificates::get_certificate,
+            certificates::update_certificate,
+            certificates::delete_certificate
+        ))
+        .routes(routes!(users::put_user, users::get_user))
+        .routes(routes!(users::mint_token))
+        .routes(routes!(users::list_devices))
+        .routes(routes!(users::kick_device))
+        .routes(routes!(groups::create_group))
+        .routes(routes!(groups::get_group, groups::delete_group))
+        .routes(routes!(groups::add_members))
+        .routes(routes!(groups::remove_member))
+        .routes(routes!(me::bind_push_token, me::unbind_push_token))
+        .routes(routes!(me::background))
+        .routes(routes!(me::foreground))
+        .routes(routes!(me::logout))
+        .routes(routes!(me::list_my_devices))
+        .routes(routes!(me::get_push_settings, me::put_push_settings))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+}

@@ -1,0 +1,108 @@
+//! Response shapes that differ from the stored records: certificates without secret values,
+//! devices with masked tokens.
+
+use herald_core::device::mask_token;
+use herald_core::{Certificate, Device, Millis, Platform, SessionState, Vendor};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// A certificate as the API shows it: common fields, the vendor's public fields inline, and the
+/// names of the secret fields that are set (never their values).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateView {
+    /// Numeric id (route pushes by id or by name).
+    pub id: i64,
+    /// Owning app.
+    pub app_id: String,
+    /// Vendor id.
+    pub vendor: Vendor,
+    /// Unique name in the app.
+    pub name: String,
+    /// Whether pushes go out through it.
+    pub enabled: bool,
+    /// Tap behaviour.
+    pub click_action: herald_core::ClickAction,
+    /// Vendor option defaults.
+    pub defaults: herald_core::CertificateDefaults,
+    /// Endpoint override, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Write-only fields that hold a value.
+    pub secret_fields: Vec<String>,
+    /// Advice about the configuration (create and update answers only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Creation time, ms since the epoch.
+    pub created_at: Millis,
+    /// Last change, ms since the epoch.
+    pub updated_at: Millis,
+    /// The vendor's public fields (`bundle_id`, `app_id`, `package_name`…).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+impl CertificateView {
+    /// The view of a stored certificate, with warnings from the last check.
+    pub fn new(cert: Certificate, warnings: Vec<String>) -> Self {
+        Self {
+            id: cert.id,
+            app_id: cert.app_id,
+            vendor: cert.vendor,
+            name: cert.name,
+            enabled: cert.enabled,
+            click_action: cert.click_action,
+            defaults: cert.defaults,
+            base_url: cert.base_url,
+            secret_fields: cert.secret_fields,
+            warnings,
+            created_at: cert.created_at,
+            updated_at: cert.updated_at,
+            fields: cert.fields,
+        }
+    }
+}
+
+/// A device as the API shows it; the token is masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceView {
+    /// Client-chosen id.
+    pub device_id: String,
+    /// The user logged in on it.
+    pub user_id: String,
+    /// Platform.
+    pub platform: Platform,
+    /// Session state.
+    pub state: SessionState,
+    /// Certificate carrying its pushes.
+    pub certificate_id: Option<i64>,
+    /// That certificate's vendor.
+    pub vendor: Option<Vendor>,
+    /// The bound token, masked.
+    pub token: Option<String>,
+    /// Unread count on the app icon.
+    pub badge: i64,
+    /// Whether a live connection is open on this node.
+    pub connected: bool,
+    /// Last change, ms since the epoch.
+    pub updated_at: Millis,
+}
+
+impl DeviceView {
+    /// The view of a stored device.
+    pub fn new(device: Device, connected: bool) -> Self {
+        Self {
+            device_id: device.device_id,
+            user_id: device.user_id,
+            platform: device.platform,
+            state: device.state,
+            certificate_id: device.binding.as_ref().map(|b| b.certificate_id),
+            vendor: device.binding.as_ref().map(|b| b.vendor),
+            token: device.binding.as_ref().map(|b| mask_token(&b.token)),
+            badge: device.badge,
+            connected,
+            updated_at: device.updated_at,
+        }
+    }
+}

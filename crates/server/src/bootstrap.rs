@@ -1,0 +1,147 @@
+//! First start and every start: make the data folder, load or create the master key, open the
+//! store, and issue the admin token once (only its hash is kept).
+
+use crate::auth::{random_credential, token_hash};
+use crate::config::Config;
+use crate::state::AppState;
+use herald_engine::PresenceHub;
+use herald_store::MASTER_KEY_LEN;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// Why Herald could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    /// The data folder or key file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The master key file exists but is not 64 hex digits.
+    #[error("{0}: the master key file must hold 64 hex digits (32 bytes)")]
+    BadMasterKey(String),
+    /// The store would not open.
+    #[error(transparent)]
+    Store(#[from] herald_store::OpenError),
+    /// The store failed while issuing the admin token.
+    #[error(transparent)]
+    Data(#[from] herald_core::StoreError),
+}
+
+/// A prepared node.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The state to serve with.
+    pub state: AppState,
+    /// The admin token, only on the start that created it.
+    pub new_admin_token: Option<String>,
+}
+
+/// Prepares a node from its configuration.
+pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| BootstrapError::Io { path, source }
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
+    let key = load_or_create_master_key(&config.effective_master_key_file())?;
+    let store = herald_store::open(&config.effective_database_url(), &key).await?;
+
+    let mut new_admin_token = None;
+    let hash = match store.admin_token_hash().await? {
+        Some(hash) => hash,
+        None => {
+            let token = random_credential("hra_");
+            let hash = token_hash(&token);
+            if store.init_admin_token_hash(&hash).await? {
+                new_admin_token = Some(token);
+                hash
+            } else {
+                // Another node issued it at the same moment: use theirs.
+                store.admin_token_hash().await?.unwrap_or(hash)
+            }
+        }
+    };
+    let state = AppState {
+        store,
+        hub: PresenceHub::new(),
+        admin_token_hash: hash.into(),
+        metrics: metrics_handle(),
+        config: Arc::new(config),
+    };
+    Ok(Prepared {
+        state,
+        new_admin_token,
+    })
+}
+
+/// Reads the master key, or creates it (mode 0600) when the file does not exist.
+fn load_or_create_master_key(path: &Path) -> Result<[u8; MASTER_KEY_LEN], BootstrapError> {
+    let io = |source| BootstrapError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            parse_hex_key(text.trim()).ok_or_else(|| BootstrapError::BadMasterKey(path.display().to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = [0u8; MASTER_KEY_LEN];
+            rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
+            let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+            write_private_file(path, &hex).map_err(io)?;
+            Ok(key)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+fn parse_hex_key(hex: &str) -> Option<[u8; MASTER_KEY_LEN]> {
+    if hex.len() != MASTER_KEY_LEN * 2 {
+        return None;
+    }
+    let mut key = [0u8; MASTER_KEY_LEN];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+#[cfg(unix)]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// The process-wide Prometheus recorder (installed once, shared by every node in the process).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .unwrap_or_else(|_| PrometheusBuilder::new())
+                .build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first; metrics then go there.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,69 @@
+//! Herald's configuration: every key has a default, so `herald serve` runs with none. The binary
+//! layers `herald.toml` and `HERALD_*` environment variables over these defaults.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// All settings of a Herald node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Folder for the embedded database and the master key.
+    pub data_dir: PathBuf,
+    /// Database URL; empty = `sqlite://<data_dir>/herald.db`.
+    pub database_url: String,
+    /// File holding the 32-byte master key (hex); empty = `<data_dir>/master.key`, created on
+    /// first start.
+    pub master_key_file: String,
+    /// `text` or `json` logs.
+    pub log_format: LogFormat,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("herald-data"),
+            database_url: String::new(),
+            master_key_file: String::new(),
+            log_format: LogFormat::Text,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in effect.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("herald.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The master key file in effect.
+    pub fn effective_master_key_file(&self) -> PathBuf {
+        if self.master_key_file.is_empty() {
+            self.data_dir.join("master.key")
+        } else {
+            PathBuf::from(&self.master_key_file)
+        }
+    }
+}

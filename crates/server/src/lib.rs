@@ -1,0 +1,99 @@
+//! Herald's HTTP and WebSocket surface. [`router`] builds the whole application from a state;
+//! [`run`] serves it on a listener until the shutdown future completes. Tests call both on an
+//! ephemeral port; the `herald` binary calls them after loading configuration.
+//!
+//! No business rule lives here: handlers check input with `herald-core`/`herald-vendors` and
+//! call the store and engine.
+
+pub mod api;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod state;
+
+pub use bootstrap::{Prepared, prepare};
+pub use config::{Config, LogFormat};
+pub use state::AppState;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use error::ApiError;
+use std::future::Future;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = api::routes().split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    let max_body = state.config.max_body_bytes;
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { axum::Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "route_not_found",
+        "no such route; see /openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}
+
+/// Counts requests and their latency per route template and status.
+async fn record_metrics(State(_): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("herald_http_requests_total", &labels).increment(1);
+    metrics::histogram!("herald_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response.into_response()
+}
+
+/// Serves Herald on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// A database URL with its password masked, for printing.
+pub fn redact_database_url(url: &str) -> String {
+    herald_store::redact_url(url)
+}

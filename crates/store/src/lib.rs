@@ -1,0 +1,65 @@
+//! Herald's persistence: the `herald_core::store` traits implemented on SQLite (the embedded
+//! default: one file, WAL) and, for the scale-out mode, PostgreSQL. Both backends keep the same
+//! file names under `src/<backend>/`, and the same conformance suite runs on both.
+
+mod seal;
+pub mod sqlite;
+
+pub use seal::{MASTER_KEY_LEN, Sealer};
+
+use herald_core::Store;
+use std::sync::Arc;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The URL's scheme names no backend of this build.
+    #[error("unsupported database URL `{0}`: use sqlite://<path>")]
+    UnsupportedUrl(String),
+    /// Connecting or migrating failed.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Opens the store a database URL names, applying pending migrations.
+pub async fn open(url: &str, master_key: &[u8; MASTER_KEY_LEN]) -> Result<Arc<dyn Store>, OpenError> {
+    let sealer = Sealer::new(master_key);
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url, sealer).await?))
+    } else {
+        Err(OpenError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// A database URL with its password masked, for errors and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_passwords_are_masked() {
+        assert_eq!(
+            super::redact_url("postgres://herald:s3cret@db:5432/herald"),
+            "postgres://herald:****@db:5432/herald"
+        );
+        assert_eq!(
+            super::redact_url("sqlite://data/herald.db"),
+            "sqlite://data/herald.db"
+        );
+    }
+}

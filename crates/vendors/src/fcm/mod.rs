@@ -1,0 +1,3 @@
+//! Firebase Cloud Messaging, HTTP v1 API with service-account OAuth.
+
+pub(crate) mod config;

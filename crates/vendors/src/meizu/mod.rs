@@ -1,0 +1,3 @@
+//! Meizu Flyme Push HTTP API with a per-request md5 parameter signature.
+
+pub(crate) mod config;

@@ -1,0 +1,3 @@
+//! Xiaomi MiPush server HTTP API (`Authorization: key=<AppSecret>`).
+
+pub(crate) mod config;
