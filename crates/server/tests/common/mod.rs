@@ -1,0 +1,207 @@
+//! A real Herald on an ephemeral port, with a temporary data folder, and helpers to call it
+//! as the operator, an app backend or a phone app would.
+
+#![allow(dead_code)]
+
+use herald_server::{Config, prepare};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use tokio::sync::oneshot;
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    pub base: String,
+    pub admin_token: String,
+    pub data_dir: PathBuf,
+    pub http: Client,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An app created through the admin API.
+#[derive(Debug, Clone)]
+pub struct TestApp {
+    pub id: String,
+    pub secret: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        tweak(&mut config);
+        let data_dir = config.data_dir.clone();
+        let prepared = prepare(config).await.expect("prepare");
+        let admin_token = prepared.new_admin_token.expect("first start issues an admin token");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(herald_server::run(listener, prepared.state, async move {
+            let _ = stopped.await;
+        }));
+        Self { base, admin_token, data_dir, http: Client::new(), _dir: dir, stop: Some(stop) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with no credentials.
+    pub fn anon(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, self.url(path))
+    }
+
+    /// A request as the operator.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anon(method, path).bearer_auth(&self.admin_token)
+    }
+
+    /// A request as an app's backend.
+    pub fn backend(&self, app: &TestApp, method: Method, path: &str) -> RequestBuilder {
+        self.anon(method, path).basic_auth(&app.id, Some(&app.secret))
+    }
+
+    /// A request as a phone app holding a user token.
+    pub fn phone(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anon(method, path).bearer_auth(token)
+    }
+
+    pub async fn create_app(&self, name: &str) -> TestApp {
+        let body = expect(self.admin(Method::POST, "/v1/apps").json(&json!({ "name": name })), 201).await;
+        TestApp {
+            id: body["id"].as_str().expect("id").to_string(),
+            secret: body["secret"].as_str().expect("secret").to_string(),
+        }
+    }
+
+    /// Creates a certificate and returns its body.
+    pub async fn create_certificate(&self, app: &TestApp, body: Value) -> Value {
+        expect(self.admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id)).json(&body), 201).await
+    }
+
+    /// Mints a user token for `user`.
+    pub async fn user_token(&self, app: &TestApp, user: &str) -> String {
+        let body = expect(
+            self.backend(app, Method::POST, &format!("/v1/apps/{}/users/{user}/tokens", app.id)).json(&json!({})),
+            201,
+        )
+        .await;
+        body["token"].as_str().expect("token").to_string()
+    }
+}
+
+/// Sends the request, asserts the status, returns the JSON body (`null` when empty).
+pub async fn expect(request: RequestBuilder, status: u16) -> Value {
+    let response = request.send().await.expect("request sent");
+    let got = response.status().as_u16();
+    let body = json_body(response).await;
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    body
+}
+
+/// Sends the request, asserts an error status and code, returns the body.
+pub async fn expect_error(request: RequestBuilder, status: u16, code: &str) -> Value {
+    let body = expect(request, status).await;
+    assert_eq!(body["code"], code, "unexpected error code; body: {body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {body}");
+    body
+}
+
+async fn json_body(response: Response) -> Value {
+    let bytes = response.bytes().await.expect("body");
+    if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) }
+}
+
+fn testdata(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/keys").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_string()
+}
+
+pub fn apns_p8() -> String {
+    testdata("apns_p8.pem")
+}
+
+pub fn fcm_service_account() -> Value {
+    json!({
+        "type": "service_account",
+        "project_id": "herald-test-1",
+        "private_key_id": "0123456789abcdef",
+        "private_key": testdata("fcm_rsa.pem"),
+        "client_email": "push@herald-test-1.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    })
+}
+
+/// One valid certificate body per vendor, with the names of its secret fields and the secret
+/// values (so tests can prove they never come back or reach the disk in clear).
+pub fn valid_certificate(vendor: &str) -> (Value, Vec<&'static str>) {
+    let name = format!("{vendor}-main");
+    match vendor {
+        "apns" => (
+            json!({"vendor": "apns", "name": name, "bundle_id": "com.example.chat", "environment": "sandbox",
+                   "team_id": "ABCDE12345", "key_id": "KEY1234567", "private_key": apns_p8()}),
+            vec!["private_key"],
+        ),
+        "fcm" => (json!({"vendor": "fcm", "name": name, "service_account": fcm_service_account()}), vec!["service_account"]),
+        "huawei" => (
+            json!({"vendor": "huawei", "name": name, "app_id": "104412345", "app_secret": "hw-secret-value-0001",
+                   "package_name": "com.example.chat", "category": "IM", "importance": "NORMAL",
+                   "badge_class": "com.example.chat.MainActivity"}),
+            vec!["app_secret"],
+        ),
+        "honor" => (
+            json!({"vendor": "honor", "name": name, "app_id": "104400001", "client_id": "honor-client",
+                   "client_secret": "honor-secret-value-0001", "package_name": "com.example.chat"}),
+            vec!["client_secret"],
+        ),
+        "xiaomi" => (
+            json!({"vendor": "xiaomi", "name": name, "app_secret": "mi-secret-value-0001",
+                   "package_name": "com.example.chat", "channel_id": "chat_private", "region": "china"}),
+            vec!["app_secret"],
+        ),
+        "oppo" => (
+            json!({"vendor": "oppo", "name": name, "app_key": "oppo-app-key", "master_secret": "oppo-master-secret-0001",
+                   "channel_id": "chat_private", "category": "IM", "notify_level": 2}),
+            vec!["master_secret"],
+        ),
+        "vivo" => (
+            json!({"vendor": "vivo", "name": name, "app_id": 10004, "app_key": "vivo-app-key",
+                   "app_secret": "vivo-secret-value-0001", "classification": 1, "category": "IM"}),
+            vec!["app_secret"],
+        ),
+        "meizu" => (
+            json!({"vendor": "meizu", "name": name, "app_id": "110001", "app_secret": "meizu-secret-value-0001",
+                   "package_name": "com.example.chat", "notice_msg_type": 1}),
+            vec!["app_secret"],
+        ),
+        "webpush" => (
+            json!({"vendor": "webpush", "name": name, "vapid_public_key": testdata("vapid_public.b64url"),
+                   "vapid_private_key": testdata("vapid_private.b64url"), "subject": "mailto:ops@example.com"}),
+            vec!["vapid_private_key"],
+        ),
+        other => panic!("no fixture for {other}"),
+    }
+}
+
+pub const VENDORS: [&str; 9] = ["apns", "fcm", "huawei", "honor", "xiaomi", "oppo", "vivo", "meizu", "webpush"];
+
+/// A Web Push subscription as a browser produces it (keys are valid, endpoint is local).
+pub fn webpush_subscription() -> Value {
+    json!({
+        "endpoint": "https://push.example.net/wpush/v2/abc123",
+        "keys": {"p256dh": testdata("vapid_public.b64url"), "auth": "AAECAwQFBgcICQoLDA0ODw"}
+    })
+}
