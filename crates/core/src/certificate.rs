@@ -162,6 +162,14 @@ pub struct CertificateDefaults {
     /// How long a push stays worth delivering, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds: Option<u32>,
+    /// Requests per second sent through this certificate (default: the vendor's published
+    /// or usual limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_second: Option<u32>,
+    /// Messages per day this certificate may send (the vendor's day); unset = only the
+    /// vendor's own quota answers stop sending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_quota: Option<u64>,
 }
 
 #[cfg(test)]

@@ -3,7 +3,14 @@
 //! land), and vendor folders never import each other: shared code lives in this crate's root
 //! modules.
 
+mod auth;
+mod cert;
+mod driver;
 mod fields;
+pub mod http;
+mod limits;
+mod quota;
+mod retry;
 mod rules;
 mod token;
 
@@ -17,9 +24,14 @@ mod vivo;
 mod webpush;
 mod xiaomi;
 
+use cert::CertView;
+use driver::{Driver, VendorApi};
 use fields::Fields;
-use herald_core::{Invalid, Vendor};
+use herald_core::{Adapter, AdapterError, Certificate, Invalid, Notification, Outcome, Target, Vendor};
+use http::{Http, VendorRequest};
+use quota::{DailyQuota, RateLimit};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 pub use rules::check_defaults;
 pub use token::{check_token, serves_platform};
@@ -87,4 +99,67 @@ pub fn check_certificate_fields(
         }
     }
     Ok(checked)
+}
+
+/// Usual request rate per certificate when none is configured (requests per second). Vendors
+/// publish few numbers (OPPO's smallest tier is 5,000 QPS, FCM 600,000 messages a minute); these
+/// stay below what a new app is granted.
+fn default_rate(vendor: Vendor) -> u32 {
+    match vendor {
+        Vendor::Apns | Vendor::Fcm | Vendor::Webpush => 5_000,
+        Vendor::Oppo => 4_000,
+        Vendor::Xiaomi => 3_000,
+        Vendor::Huawei | Vendor::Honor => 1_000,
+        Vendor::Vivo => 500,
+        Vendor::Meizu => 200,
+    }
+}
+
+/// The vendor's day starts at midnight in this UTC offset (hours): Beijing time for the
+/// Chinese vendors, UTC for the others.
+fn quota_day_offset(vendor: Vendor) -> i64 {
+    match vendor {
+        Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi | Vendor::Oppo | Vendor::Vivo | Vendor::Meizu => 8,
+        Vendor::Apns | Vendor::Fcm | Vendor::Webpush => 0,
+    }
+}
+
+fn drive<V: VendorApi>(api: V, cert: &Certificate, http: &Http) -> Arc<dyn Adapter> {
+    let rate = cert.defaults.requests_per_second.unwrap_or_else(|| default_rate(cert.vendor));
+    let quota = DailyQuota::new(cert.defaults.daily_quota, quota_day_offset(cert.vendor));
+    Arc::new(Driver::new(api, http.clone(), RateLimit::new(rate), quota))
+}
+
+/// Builds the adapter of one certificate (its credentials, token cache, rate limit and quota).
+pub fn build_adapter(cert: &Certificate, secrets: &Map<String, Value>, http: &Http) -> Result<Arc<dyn Adapter>, AdapterError> {
+    let view = CertView { cert, secrets };
+    match cert.vendor {
+        Vendor::Huawei => Ok(drive(huawei::adapter::HuaweiApi { config: huawei::config::HuaweiConfig::from_certificate(view)? }, cert, http)),
+        other => Err(AdapterError::Config(format!("the {other} adapter is not available in this build"))),
+    }
+}
+
+/// The requests an adapter would send for a notification (with `credential` in place of a
+/// real access token), without sending them: for reviewing request shapes and for traces.
+pub fn preview_requests(
+    cert: &Certificate,
+    secrets: &Map<String, Value>,
+    notification: &Notification,
+    targets: &[Target],
+    credential: &str,
+) -> Result<Result<Vec<VendorRequest>, Outcome>, AdapterError> {
+    let view = CertView { cert, secrets };
+    let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
+    match cert.vendor {
+        Vendor::Huawei => {
+            let config = huawei::config::HuaweiConfig::from_certificate(view)?;
+            Ok(huawei::request::message(&config, notification).map(|message| {
+                tokens
+                    .chunks(huawei::adapter::MAX_BATCH)
+                    .map(|chunk| huawei::request::send_request(&config, &message, chunk, credential))
+                    .collect()
+            }))
+        }
+        other => Err(AdapterError::Config(format!("the {other} adapter is not available in this build"))),
+    }
 }

@@ -30,3 +30,47 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     }
     Ok(Vec::new())
 }
+
+/// Production OAuth endpoint.
+pub(crate) const AUTH_URL: &str = "https://oauth-login.cloud.huawei.com/oauth2/v3/token";
+/// Production push host.
+pub(crate) const PUSH_URL: &str = "https://push-api.cloud.huawei.com";
+
+/// What the Huawei adapter needs from a certificate.
+#[derive(Clone)]
+pub(crate) struct HuaweiConfig {
+    pub(crate) app_id: String,
+    pub(crate) app_secret: herald_core::Secret<String>,
+    pub(crate) package_name: String,
+    pub(crate) auth_url: String,
+    pub(crate) push_url: String,
+    pub(crate) category: Option<String>,
+    pub(crate) importance: Option<String>,
+    pub(crate) badge_class: Option<String>,
+    pub(crate) click_action: ClickAction,
+}
+
+impl std::fmt::Debug for HuaweiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HuaweiConfig").field("app_id", &self.app_id).field("push_url", &self.push_url).finish_non_exhaustive()
+    }
+}
+
+impl HuaweiConfig {
+    pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, herald_core::AdapterError> {
+        let overridden = view.cert.base_url.is_some();
+        let push_url = view.base_url(PUSH_URL);
+        let auth_url = if overridden { format!("{push_url}/oauth2/v3/token") } else { AUTH_URL.to_string() };
+        Ok(Self {
+            app_id: view.str("app_id")?,
+            app_secret: herald_core::Secret::new(view.str("app_secret")?),
+            package_name: view.str("package_name")?,
+            auth_url,
+            push_url,
+            category: view.opt_str("category").or_else(|| view.cert.defaults.category.clone()),
+            importance: view.opt_str("importance").or_else(|| view.cert.defaults.importance.clone()),
+            badge_class: view.opt_str("badge_class").or_else(|| view.cert.defaults.badge_class.clone()),
+            click_action: view.click_action().clone(),
+        })
+    }
+}

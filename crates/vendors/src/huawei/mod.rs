@@ -1,3 +1,7 @@
 //! Huawei Push Kit (HMS Core) REST v1 with OAuth client credentials.
 
+pub(crate) mod adapter;
+pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod request;
+pub(crate) mod response;

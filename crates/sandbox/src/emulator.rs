@@ -1,0 +1,122 @@
+//! Plumbing every emulator shares: serving a router (plain or TLS), logging raw requests,
+//! reading forms and bearer tokens, applying injected delays.
+
+use crate::state::{FaultKind, LoggedRequest, SandboxState};
+use crate::{SandboxError, tls::SandboxTls};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use herald_core::Vendor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), SandboxError> {
+    let listener = TcpListener::bind(addr).await.map_err(|source| SandboxError::Bind { addr, source })?;
+    let local = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
+    Ok((listener, local))
+}
+
+/// Serves a router over plain HTTP (HTTP/1.1 and h2c).
+pub(crate) async fn serve_plain(addr: SocketAddr, router: Router) -> Result<(String, JoinHandle<()>), SandboxError> {
+    let (listener, local) = bind(addr).await?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok((format!("http://{local}"), task))
+}
+
+/// Serves a router over TLS with HTTP/2 (and HTTP/1.1) negotiated by ALPN.
+pub(crate) async fn serve_tls(
+    addr: SocketAddr,
+    router: Router,
+    tls: &SandboxTls,
+) -> Result<(String, JoinHandle<()>), SandboxError> {
+    let (listener, local) = bind(addr).await?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let acceptor = acceptor.clone();
+            let router = router.clone();
+            tokio::spawn(async move {
+                let Ok(tls_stream) = acceptor.accept(stream).await else { return };
+                let service = hyper_util::service::TowerToHyperService::new(router);
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls_stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok((format!("https://localhost:{}", local.port()), task))
+}
+
+/// Wraps a vendor router so every request is logged raw for inspection.
+pub(crate) fn with_log(vendor: Vendor, router: Router, state: Arc<SandboxState>) -> Router {
+    router.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let state = state.clone();
+        async move { log(vendor, state, request, next).await }
+    }))
+}
+
+async fn log(vendor: Vendor, state: Arc<SandboxState>, request: Request, next: Next) -> Response {
+    if !state.record {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    state.log_request(
+        vendor,
+        LoggedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        },
+    );
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+/// Parses an `application/x-www-form-urlencoded` body.
+pub(crate) fn form(body: &Bytes) -> BTreeMap<String, String> {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The token of `Authorization: Bearer <token>` (any case of "Bearer").
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+/// A header as text.
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+/// Takes the fault for this request; sleeps through a `Slow` fault and returns the rest.
+pub(crate) async fn fault(state: &SandboxState, vendor: Vendor, tokens: &[&str]) -> Option<FaultKind> {
+    match state.take_fault(vendor, tokens) {
+        Some(FaultKind::Slow { millis }) => {
+            tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+            None
+        }
+        other => other,
+    }
+}
+
+/// Unicode scalar count, the way vendors count title and body lengths.
+pub(crate) fn chars(text: &str) -> usize {
+    text.chars().count()
+}

@@ -1,0 +1,49 @@
+//! TLS for the emulators that must speak HTTP/2 over TLS (APNs): a CA generated at start and a
+//! server certificate for `localhost` and `127.0.0.1` signed by it. Herald is told to trust the
+//! CA (`Sandbox::ca_pem`), never to skip verification.
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose, SanType};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::sync::Arc;
+
+/// The CA and the server configuration built on it.
+pub(crate) struct SandboxTls {
+    pub(crate) ca_pem: String,
+    pub(crate) server_config: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for SandboxTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SandboxTls")
+    }
+}
+
+impl SandboxTls {
+    pub(crate) fn generate() -> Result<Self, String> {
+        let err = |e: rcgen::Error| e.to_string();
+        let ca_key = KeyPair::generate().map_err(err)?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        ca_params.distinguished_name.push(DnType::CommonName, "Herald sandbox CA");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
+
+        let leaf_key = KeyPair::generate().map_err(err)?;
+        let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()]).map_err(err)?;
+        leaf_params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        leaf_params.distinguished_name.push(DnType::CommonName, "Herald sandbox");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(err)?;
+
+        let chain = vec![CertificateDer::from(leaf.der().to_vec()), CertificateDer::from(ca_cert.der().to_vec())];
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| e.to_string())?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Self { ca_pem: ca_cert.pem(), server_config: Arc::new(config) })
+    }
+}

@@ -1,0 +1,139 @@
+//! The wire, shared by every adapter: a vendor request as plain data (so request building is
+//! pure and golden-testable), and one pooled HTTP client (HTTP/2 where the server offers it,
+//! rustls) that sends it.
+
+use herald_core::AdapterError;
+use std::time::Duration;
+
+/// A request exactly as it goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VendorRequest {
+    /// `POST` for every vendor send.
+    pub method: &'static str,
+    /// Full URL.
+    pub url: String,
+    /// Header names (lower case) and values, in the order they are sent.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl VendorRequest {
+    /// A POST with a JSON body.
+    pub fn json(url: String, body: &serde_json::Value) -> Self {
+        Self {
+            method: "POST",
+            url,
+            headers: vec![("content-type".into(), "application/json; charset=utf-8".into())],
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    /// A POST with a form body (pairs encoded in the given order).
+    pub fn form(url: String, pairs: &[(&str, &str)]) -> Self {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs {
+            form.append_pair(k, v);
+        }
+        Self {
+            method: "POST",
+            url,
+            headers: vec![("content-type".into(), "application/x-www-form-urlencoded;charset=UTF-8".into())],
+            body: form.finish().into_bytes(),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// A vendor's answer.
+#[derive(Debug, Clone)]
+pub struct VendorResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, names lower case.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl VendorResponse {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The body as text (lossy), for reasons and traces.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Options for building the shared client.
+#[derive(Debug, Clone, Default)]
+pub struct HttpOptions {
+    /// Extra trusted root certificates (PEM), e.g. the sandbox's CA.
+    pub extra_roots_pem: Vec<Vec<u8>>,
+    /// Per-request timeout; default 15 s.
+    pub timeout: Option<Duration>,
+}
+
+/// The pooled client every adapter sends through.
+#[derive(Debug, Clone)]
+pub struct Http {
+    client: reqwest::Client,
+}
+
+impl Http {
+    /// Builds the client.
+    pub fn new(options: &HttpOptions) -> Result<Self, AdapterError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(options.timeout.unwrap_or(Duration::from_secs(15)))
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")));
+        for pem in &options.extra_roots_pem {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| AdapterError::Config(format!("trusted CA: {e}")))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder.build().map_err(|e| AdapterError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self { client })
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn send(&self, request: &VendorRequest) -> Result<VendorResponse, AdapterError> {
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|e| AdapterError::Config(e.to_string()))?;
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        let response = builder
+            .body(request.body.clone())
+            .send()
+            .await
+            .map_err(|e| AdapterError::Transport(format!("{}: {e}", request.url)))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| AdapterError::Transport(format!("{}: reading the answer: {e}", request.url)))?
+            .to_vec();
+        Ok(VendorResponse { status, headers, body })
+    }
+}
