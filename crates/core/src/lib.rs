@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod certificate;
+pub mod delivery;
 pub mod device;
 pub mod group;
 pub mod ids;

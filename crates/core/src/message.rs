@@ -288,11 +288,39 @@ pub struct Message {
     pub push: PushInfo,
     /// Attributes as sent (Agora `em_*` included).
     pub attributes: Map<String, Value>,
+    /// The sender's nickname when it was sent (default title of C2C notifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_nickname: Option<String>,
+    /// The group's name when it was sent (default title of group notifications).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
     /// When it was accepted.
     pub created_at: Millis,
 }
 
 impl Message {
+    /// The message as a client sees it: the conversation is named from `viewer`'s side.
+    pub fn client_view(&self, viewer: &str) -> Value {
+        let (to, conversation) = match &self.to {
+            Destination::C2c { to } if viewer == self.from => (to.clone(), format!("c2c:{to}")),
+            Destination::C2c { to } => (to.clone(), format!("c2c:{}", self.from)),
+            Destination::Group { group } => (group.clone(), format!("group:{group}")),
+        };
+        let mut view = serde_json::json!({
+            "id": self.id,
+            "from": self.from,
+            "to": to,
+            "conversation": conversation,
+            "kind": self.kind,
+            "content": self.content,
+            "created_at": self.created_at,
+        });
+        if !self.attributes.is_empty() {
+            view["attributes"] = Value::Object(self.attributes.clone());
+        }
+        view
+    }
+
     /// The text of a text message.
     pub fn text(&self) -> Option<&str> {
         if self.kind == MessageKind::Text { self.content.get("text").and_then(Value::as_str) } else { None }

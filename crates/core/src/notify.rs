@@ -5,38 +5,36 @@
 use crate::message::{Destination, Message};
 use crate::{Certificate, Notification, PushSettings, Vendor};
 
-/// Who sent it and where, for default titles.
-#[derive(Debug, Clone, Copy)]
-pub struct TitleContext<'a> {
-    /// Sender's nickname, if set (else the user id).
-    pub sender_nickname: Option<&'a str>,
-    /// Group name for group messages.
-    pub group_name: Option<&'a str>,
+/// The sound a user chose for this message's kind of conversation (`None` = default).
+pub fn user_sound<'a>(message: &Message, settings: &'a PushSettings) -> Option<&'a str> {
+    match message.to {
+        Destination::Group { .. } => settings.group_sound.as_deref(),
+        Destination::C2c { .. } => settings.c2c_sound.as_deref(),
+    }
 }
 
-/// Builds the notification of `message` for devices bound through `cert` of a user with
-/// `settings`. Title and body are not cut here: each adapter cuts to its vendor's limits.
+/// Builds the notification of `message` for devices bound through `cert` of a user whose
+/// chosen sound is `user_sound`. Title and body are not cut here: each adapter cuts to its
+/// vendor's limits.
 pub fn build_notification(
     message: &Message,
     cert: &Certificate,
-    settings: &PushSettings,
-    titles: TitleContext<'_>,
+    user_sound: Option<&str>,
 ) -> Notification {
     let push = &message.push;
     let defaults = &cert.defaults;
     let is_group = matches!(message.to, Destination::Group { .. });
     let default_title = if is_group {
-        titles.group_name.unwrap_or("Group").to_string()
+        message.group_name.clone().unwrap_or_else(|| "Group".to_string())
     } else {
-        titles.sender_nickname.unwrap_or(&message.from).to_string()
+        message.sender_nickname.clone().unwrap_or_else(|| message.from.clone())
     };
     let conversation = message.to.conversation_for_recipient(&message.from);
-    let user_sound = if is_group { settings.group_sound.clone() } else { settings.c2c_sound.clone() };
     let sound = match cert.vendor {
         Vendor::Apns => push.sound.ios.clone(),
         _ => push.sound.android.clone(),
     }
-    .or(user_sound)
+    .or_else(|| user_sound.map(str::to_string))
     .or_else(|| defaults.sound.clone());
     let channels = &push.android.channel_ids;
     let channel_id = match cert.vendor {
@@ -120,6 +118,8 @@ mod tests {
             content,
             push: PushInfo::default(),
             attributes: Default::default(),
+            sender_nickname: None,
+            group_name: None,
             created_at: 0,
         }
     }
@@ -127,22 +127,23 @@ mod tests {
     #[test]
     fn titles_and_bodies_default_as_the_design_says_and_push_info_overrides() {
         let s = PushSettings { c2c_sound: Some("ding".into()), group_sound: Some("dong".into()), ..Default::default() };
-        let titles = TitleContext { sender_nickname: Some("Bob"), group_name: Some("Hikers") };
-        let c2c = message(MessageKind::Text, Destination::C2c { to: "alice".into() }, json!({"text": "hello"}));
-        let n = build_notification(&c2c, &cert(Vendor::Xiaomi), &s, titles);
+        let mut c2c = message(MessageKind::Text, Destination::C2c { to: "alice".into() }, json!({"text": "hello"}));
+        c2c.sender_nickname = Some("Bob".into());
+        let n = build_notification(&c2c, &cert(Vendor::Xiaomi), user_sound(&c2c, &s));
         assert_eq!((n.title.as_str(), n.body.as_str(), n.sound.as_deref()), ("Bob", "hello", Some("ding")));
         assert_eq!(n.channel_id.as_deref(), Some("chat"));
         assert_eq!(n.thread_id.as_deref(), Some("c2c:bob"));
 
-        let group = message(MessageKind::Image, Destination::Group { group: "g1".into() }, json!({"url": "x"}));
-        let n = build_notification(&group, &cert(Vendor::Apns), &s, titles);
+        let mut group = message(MessageKind::Image, Destination::Group { group: "g1".into() }, json!({"url": "x"}));
+        group.group_name = Some("Hikers".into());
+        let n = build_notification(&group, &cert(Vendor::Apns), user_sound(&group, &s));
         assert_eq!((n.title.as_str(), n.body.as_str(), n.sound.as_deref()), ("Hikers", "[Image]", Some("dong")));
 
         let mut custom = c2c.clone();
         custom.push.title = Some("Custom title".into());
         custom.push.desc = Some("Custom body".into());
         custom.push.sound.ios = Some("none".into());
-        let n = build_notification(&custom, &cert(Vendor::Apns), &s, titles);
+        let n = build_notification(&custom, &cert(Vendor::Apns), user_sound(&custom, &s));
         assert_eq!((n.title.as_str(), n.body.as_str(), n.sound.as_deref()), ("Custom title", "Custom body", Some("none")));
     }
 }

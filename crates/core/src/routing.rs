@@ -183,6 +183,8 @@ mod tests {
             content: json!({"text": "hi"}),
             push: PushInfo::default(),
             attributes: Default::default(),
+            sender_nickname: None,
+            group_name: None,
             created_at: 0,
         }
     }

@@ -10,6 +10,9 @@ use crate::{
     App, Certificate, Device, Group, NewCertificate, Platform, PushSettings, Secret, SessionState, User,
     Vendor,
 };
+use crate::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, JobResult, PushJob};
+use crate::message::Message;
+use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
@@ -184,6 +187,8 @@ pub trait GroupStore: Send + Sync {
     async fn create_group(&self, app: &str, id: &str, name: &str, members: &[String]) -> StoreResult<Group>;
     /// One group with its members.
     async fn get_group(&self, app: &str, id: &str) -> StoreResult<Group>;
+    /// A group's name (without loading its members).
+    async fn group_name(&self, app: &str, id: &str) -> StoreResult<String>;
     /// Deletes a group.
     async fn delete_group(&self, app: &str, id: &str) -> StoreResult<()>;
     /// Adds members (already present ones are ignored).
@@ -192,7 +197,71 @@ pub trait GroupStore: Send + Sync {
     async fn remove_member(&self, app: &str, id: &str, user: &str) -> StoreResult<Group>;
 }
 
-/// Everything Herald keeps.
-pub trait Store: MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore {}
+/// A recipient's devices with what routing needs about the user.
+#[derive(Debug, Clone)]
+pub struct Recipient {
+    /// The user.
+    pub user_id: String,
+    /// Nickname (for titles when this user sends).
+    pub nickname: Option<String>,
+    /// Push settings.
+    pub settings: PushSettings,
+    /// Devices.
+    pub devices: Vec<Device>,
+}
 
-impl<T> Store for T where T: MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore {}
+/// Messages, per-user inboxes and delivery records.
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// The users' devices, nicknames and settings (unknown users are left out).
+    async fn recipients(&self, app: &str, users: &[String]) -> StoreResult<Vec<Recipient>>;
+    /// Member ids of a group.
+    async fn group_members(&self, app: &str, group: &str) -> StoreResult<Vec<String>>;
+    /// Stores the message, one inbox entry per user in `inbox_users` (each gets the next
+    /// number of its gap-free sequence), every delivery decision and the push jobs, and adds
+    /// one to the badge of every pushed device — all in one transaction. Returns each user's
+    /// sequence number for this message.
+    async fn commit_message(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+    ) -> StoreResult<BTreeMap<String, i64>>;
+    /// One message.
+    async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message>;
+    /// A user's inbox after `after`, oldest first, at most `limit` entries.
+    async fn inbox_after(&self, app: &str, user: &str, after: i64, limit: u32) -> StoreResult<Vec<(i64, Message)>>;
+    /// Records that a device received everything up to `seq`.
+    async fn ack(&self, app: &str, user: &str, device: &str, seq: i64) -> StoreResult<()>;
+    /// The last sequence number a device acknowledged.
+    async fn acked(&self, app: &str, user: &str, device: &str) -> StoreResult<i64>;
+    /// Delivery records of a message.
+    async fn message_deliveries(&self, app: &str, message: &str) -> StoreResult<Vec<DeliveryRecord>>;
+    /// The latest delivery records of a device, newest first.
+    async fn device_deliveries(&self, app: &str, user: &str, device: &str, limit: u32) -> StoreResult<Vec<DeliveryRecord>>;
+    /// Delivery counts per vendor and state.
+    async fn delivery_counts(&self, app: &str) -> StoreResult<Vec<(Vendor, DeliveryState, i64)>>;
+}
+
+/// The push job queue. The embedded store keeps it in the same database as the messages.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Takes up to `limit` due jobs (queued and due, or in flight with an expired lease: their
+    /// dispatcher died) and leases them for `lease_ms`.
+    async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>>;
+    /// Applies the results of attempts (final states, retries, token unbinding).
+    async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()>;
+    /// When the next queued job is due, if any.
+    async fn next_due(&self) -> StoreResult<Option<i64>>;
+}
+
+/// Everything Herald keeps.
+pub trait Store:
+    MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore + MessageStore + JobQueue
+{
+}
+
+impl<T> Store for T where
+    T: MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore + MessageStore + JobQueue
+{
+}

@@ -9,10 +9,10 @@ use herald_core::{Device, SessionState, StoreError, Vendor, now_millis};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "app_id, user_id, device_id, platform, state, certificate_id, vendor, token, badge, updated_at";
 
-fn device_from_row(row: &SqliteRow) -> StoreResult<Device> {
+pub(crate) fn device_from_row(row: &SqliteRow) -> StoreResult<Device> {
     let text = |column: &str| -> StoreResult<String> { row.try_get(column).map_err(backend) };
     let corrupt = StoreError::Corrupt;
     let certificate_id: Option<i64> = row.try_get("certificate_id").map_err(backend)?;

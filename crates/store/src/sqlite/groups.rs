@@ -85,6 +85,17 @@ impl GroupStore for SqliteStore {
         Self::fetch_group(&mut conn, app, id).await
     }
 
+    async fn group_name(&self, app: &str, id: &str) -> StoreResult<String> {
+        let row = sqlx::query("SELECT name FROM chat_groups WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::not_found("group", id))?;
+        row.try_get("name").map_err(backend)
+    }
+
     async fn delete_group(&self, app: &str, id: &str) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM chat_groups WHERE app_id = $1 AND id = $2")
             .bind(app)

@@ -6,6 +6,8 @@ mod apps;
 mod certificates;
 mod devices;
 mod groups;
+mod jobs;
+mod messages;
 mod meta;
 mod users;
 

@@ -1,0 +1,62 @@
+//! One adapter per certificate, built on first use and rebuilt when the certificate changes
+//! (its `updated_at` moves), so a saved certificate takes effect immediately while token caches
+//! survive between pushes.
+
+use herald_core::{Adapter, AdapterError, Certificate, Store};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Builds a vendor adapter from a certificate and its secrets (the server passes
+/// `herald_vendors::build_adapter`).
+pub type AdapterFactory =
+    Arc<dyn Fn(&Certificate, &Map<String, Value>) -> Result<Arc<dyn Adapter>, AdapterError> + Send + Sync>;
+
+/// Cached adapters keyed by (app, certificate id).
+#[derive(Clone)]
+pub struct AdapterRegistry {
+    factory: AdapterFactory,
+    cache: Arc<Mutex<HashMap<(String, i64), (i64, Arc<dyn Adapter>)>>>,
+}
+
+impl std::fmt::Debug for AdapterRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterRegistry").finish_non_exhaustive()
+    }
+}
+
+/// Why no adapter could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The certificate is gone or unreadable.
+    #[error(transparent)]
+    Store(#[from] herald_core::StoreError),
+    /// The certificate cannot be used.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+}
+
+impl AdapterRegistry {
+    /// A registry building adapters with `factory`.
+    pub fn new(factory: AdapterFactory) -> Self {
+        Self { factory, cache: Arc::default() }
+    }
+
+    /// The adapter for a certificate as it is stored now.
+    pub async fn get(&self, store: &dyn Store, app: &str, certificate_id: i64) -> Result<(Certificate, Arc<dyn Adapter>), RegistryError> {
+        let cert = store.get_certificate(app, certificate_id).await?;
+        let key = (app.to_string(), certificate_id);
+        if let Some((version, adapter)) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            if *version == cert.updated_at {
+                return Ok((cert, adapter.clone()));
+            }
+        }
+        let secrets = store.certificate_secrets(app, certificate_id).await?;
+        let adapter = (self.factory)(&cert, secrets.expose())?;
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, (cert.updated_at, adapter.clone()));
+        Ok((cert, adapter))
+    }
+}

@@ -1,0 +1,269 @@
+//! Dispatchers: take due push jobs from the queue, group them by message, certificate and
+//! sound (one vendor batch each), send through the certificate's adapter with bounded
+//! concurrency, and record every outcome: accepted, invalid token (unbound), retry with
+//! backoff or Retry-After, expired after the TTL, quota exceeded, rejected.
+
+use crate::adapters::{AdapterRegistry, RegistryError};
+use crate::retry::{MAX_ATTEMPTS, backoff};
+use futures::StreamExt;
+use herald_core::delivery::{Attempt, DeliveryState, JobResult, PushJob};
+use herald_core::message::Message;
+use herald_core::notify::build_notification;
+use herald_core::{Outcome, Store, Target, now_millis};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+/// Dispatcher tuning.
+#[derive(Debug, Clone)]
+pub struct DispatchConfig {
+    /// Concurrent claim loops.
+    pub workers: usize,
+    /// Jobs claimed at once.
+    pub batch: u32,
+    /// How long a claimed job stays leased (a crashed dispatcher's jobs come back after it).
+    pub lease_ms: i64,
+    /// Vendor sends in flight at once per worker.
+    pub concurrency: usize,
+    /// Longest idle sleep when nothing is due.
+    pub idle_poll: Duration,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self { workers: 2, batch: 2000, lease_ms: 60_000, concurrency: 64, idle_poll: Duration::from_millis(500) }
+    }
+}
+
+/// Sends queued pushes. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    registry: AdapterRegistry,
+    wake: Arc<Notify>,
+    config: DispatchConfig,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatcher").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Jobs that go out in one adapter call.
+type GroupKey = (String, String, i64, Option<String>);
+
+impl Dispatcher {
+    /// A dispatcher over a store's queue.
+    pub fn new(store: Arc<dyn Store>, registry: AdapterRegistry, wake: Arc<Notify>, config: DispatchConfig) -> Self {
+        Self { store, registry, wake, config }
+    }
+
+    /// Starts the worker loops; they stop when `shutdown` turns true.
+    pub fn spawn(&self, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        (0..self.config.workers.max(1))
+            .map(|_| {
+                let me = self.clone();
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move { me.worker(shutdown).await })
+            })
+            .collect()
+    }
+
+    async fn worker(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let notified = self.wake.notified();
+            let handled = match self.run_once().await {
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::warn!(%error, "Claiming push jobs failed; will retry.");
+                    0
+                }
+            };
+            if handled > 0 {
+                continue;
+            }
+            let sleep = match self.store.next_due().await {
+                Ok(Some(due)) => Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0)).min(self.config.idle_poll),
+                _ => self.config.idle_poll,
+            };
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(sleep.max(Duration::from_millis(1))) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    /// Claims one batch of due jobs and sends them; returns how many were handled.
+    pub async fn run_once(&self) -> Result<usize, herald_core::StoreError> {
+        let jobs = self.store.claim_jobs(self.config.batch, self.config.lease_ms).await?;
+        let n = jobs.len();
+        if n > 0 {
+            let results = self.send_jobs(jobs).await;
+            self.store.complete_jobs(&results).await?;
+        }
+        Ok(n)
+    }
+
+    async fn send_jobs(&self, jobs: Vec<PushJob>) -> Vec<JobResult> {
+        let mut groups: HashMap<GroupKey, Vec<PushJob>> = HashMap::new();
+        for job in jobs {
+            groups
+                .entry((job.app_id.clone(), job.message_id.clone(), job.certificate_id, job.sound.clone()))
+                .or_default()
+                .push(job);
+        }
+        let messages: Arc<tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>> = Arc::default();
+        futures::stream::iter(groups)
+            .map(|(key, jobs)| {
+                let messages = messages.clone();
+                async move { self.send_group(key, jobs, messages).await }
+            })
+            .buffer_unordered(self.config.concurrency.max(1))
+            .flat_map(futures::stream::iter)
+            .collect()
+            .await
+    }
+
+    async fn message(
+        &self,
+        app: &str,
+        id: &str,
+        cache: &tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>,
+    ) -> Result<Arc<Message>, herald_core::StoreError> {
+        let key = (app.to_string(), id.to_string());
+        if let Some(found) = cache.lock().await.get(&key) {
+            return Ok(found.clone());
+        }
+        let message = Arc::new(self.store.get_message(app, id).await?);
+        cache.lock().await.insert(key, message.clone());
+        Ok(message)
+    }
+
+    async fn send_group(
+        &self,
+        (app, message_id, certificate_id, sound): GroupKey,
+        jobs: Vec<PushJob>,
+        cache: Arc<tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>>,
+    ) -> Vec<JobResult> {
+        let now = now_millis();
+        let (live, stale): (Vec<PushJob>, Vec<PushJob>) = jobs.into_iter().partition(|j| j.expires_at > now);
+        let mut results: Vec<JobResult> =
+            stale.iter().map(|j| final_result(j, DeliveryState::Expired, "expired", Some("ttl_elapsed".into()), 0)).collect();
+        if live.is_empty() {
+            return results;
+        }
+        let message = match self.message(&app, &message_id, &cache).await {
+            Ok(message) => message,
+            Err(error) => {
+                results.extend(live.iter().map(|j| final_result(j, DeliveryState::Rejected, "rejected", Some(error.to_string()), 0)));
+                return results;
+            }
+        };
+        let (cert, adapter) = match self.registry.get(self.store.as_ref(), &app, certificate_id).await {
+            Ok(found) => found,
+            Err(RegistryError::Store(herald_core::StoreError::NotFound { .. })) => {
+                results.extend(live.iter().map(|j| final_result(j, DeliveryState::Rejected, "rejected", Some("certificate_missing".into()), 0)));
+                return results;
+            }
+            Err(error) => {
+                results.extend(live.iter().map(|j| final_result(j, DeliveryState::Rejected, "rejected", Some(error.to_string()), 0)));
+                return results;
+            }
+        };
+        let notification = build_notification(&message, &cert, sound.as_deref());
+        let targets: Vec<Target> = live
+            .iter()
+            .map(|j| Target { token: j.token.clone(), badge: u32::try_from(j.badge).ok() })
+            .collect();
+        let started = Instant::now();
+        let sent = adapter.send(&notification, &targets).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let vendor = cert.vendor.as_str();
+        metrics::histogram!("herald_push_request_seconds", "vendor" => vendor).record(started.elapsed().as_secs_f64());
+        match sent {
+            Ok(outcomes) => {
+                for (job, outcome) in live.iter().zip(outcomes) {
+                    metrics::counter!("herald_push_outcomes_total", "vendor" => vendor, "outcome" => outcome.state()).increment(1);
+                    if matches!(outcome, Outcome::Accepted { .. }) {
+                        let e2e = (now_millis() - job.created_at).max(0) as f64 / 1000.0;
+                        metrics::histogram!("herald_push_end_to_end_seconds", "vendor" => vendor).record(e2e);
+                    }
+                    results.push(result_for(job, &outcome, latency_ms));
+                }
+            }
+            Err(error) => {
+                tracing::warn!(vendor, %error, "Push request failed; will retry.");
+                metrics::counter!("herald_push_outcomes_total", "vendor" => vendor, "outcome" => "transport_error")
+                    .increment(live.len() as u64);
+                let outcome = Outcome::Retry { after: None, reason: error.to_string() };
+                results.extend(live.iter().map(|j| {
+                    let mut r = result_for(j, &outcome, latency_ms);
+                    r.attempt.outcome = "transport_error".into();
+                    r
+                }));
+            }
+        }
+        results
+    }
+}
+
+fn attempt(outcome: &str, code: Option<String>, latency_ms: u64) -> Attempt {
+    Attempt { at: now_millis(), outcome: outcome.into(), code, latency_ms }
+}
+
+fn final_result(job: &PushJob, state: DeliveryState, outcome: &str, code: Option<String>, latency_ms: u64) -> JobResult {
+    JobResult { id: job.id, state, not_before: None, attempt: attempt(outcome, code, latency_ms), vendor_msg_id: None, unbind: None }
+}
+
+/// Maps one vendor outcome to the job's next state.
+fn result_for(job: &PushJob, outcome: &Outcome, latency_ms: u64) -> JobResult {
+    let attempts = job.attempts + 1;
+    let retry = |after: Option<Duration>, code: String| {
+        let delay = backoff(attempts, after);
+        let due = now_millis() + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
+        if due >= job.expires_at || attempts >= MAX_ATTEMPTS {
+            final_result(job, DeliveryState::Expired, "expired", Some(code), latency_ms)
+        } else {
+            JobResult {
+                id: job.id,
+                state: DeliveryState::Queued,
+                not_before: Some(due),
+                attempt: attempt("retry", Some(code), latency_ms),
+                vendor_msg_id: None,
+                unbind: None,
+            }
+        }
+    };
+    match outcome {
+        Outcome::Accepted { vendor_msg_id } => JobResult {
+            id: job.id,
+            state: DeliveryState::Accepted,
+            not_before: None,
+            attempt: attempt("accepted", None, latency_ms),
+            vendor_msg_id: vendor_msg_id.clone(),
+            unbind: None,
+        },
+        Outcome::InvalidToken { reason } => JobResult {
+            unbind: Some((job.app_id.clone(), job.user_id.clone(), job.device_id.clone())),
+            ..final_result(job, DeliveryState::InvalidToken, "invalid_token", Some(reason.clone()), latency_ms)
+        },
+        Outcome::Retry { after, reason } => retry(*after, reason.clone()),
+        // The adapter already refreshed once; a credential that keeps failing is a
+        // configuration problem, but a few spaced retries cover a vendor-side hiccup.
+        Outcome::AuthExpired { reason } if attempts < 3 => retry(None, reason.clone()),
+        Outcome::AuthExpired { reason } => final_result(job, DeliveryState::Rejected, "auth_expired", Some(reason.clone()), latency_ms),
+        Outcome::QuotaExceeded { reason } => {
+            final_result(job, DeliveryState::QuotaExceeded, "quota_exceeded", Some(reason.clone()), latency_ms)
+        }
+        Outcome::Rejected { code, reason } => {
+            final_result(job, DeliveryState::Rejected, "rejected", Some(format!("{code}: {reason}")), latency_ms)
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Accepting a message: find the recipient devices, decide for each (core routing rules),
+//! commit the message with its inbox entries, delivery records and push jobs in one store
+//! transaction, then hand live copies to connected sessions and wake the dispatchers.
+
+use crate::presence::{DeviceKey, PresenceHub, SessionSignal};
+use herald_core::delivery::{DeliveryPlan, PlannedPush};
+use herald_core::message::{Destination, Message, MessageKind, PushInfo};
+use herald_core::notify::user_sound;
+use herald_core::routing::{RouteInput, decide};
+use herald_core::{Store, StoreError, now_millis};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// A message to send, already validated by the caller.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// App.
+    pub app: String,
+    /// Sender.
+    pub from: String,
+    /// Sender's device, when sent from a connected device (it gets no live copy).
+    pub from_device: Option<String>,
+    /// Recipient.
+    pub to: Destination,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Content.
+    pub content: Value,
+    /// Push info (aliases already applied).
+    pub push: PushInfo,
+    /// Attributes as given.
+    pub attributes: Map<String, Value>,
+}
+
+/// What happened to a sent message.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SendReport {
+    /// The new message id.
+    pub message_id: String,
+    /// Recipient users.
+    pub recipients: usize,
+    /// Devices that got it live.
+    pub live: usize,
+    /// Devices a push was queued for.
+    pub pushed: usize,
+    /// Devices that got neither.
+    pub skipped: usize,
+    /// The sender's sequence number for this message.
+    pub sender_seq: i64,
+}
+
+/// Why a message was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// A user or group does not exist.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The sender is not a member of the group.
+    #[error("`{user}` is not a member of group `{group}`")]
+    NotAMember {
+        /// Sender.
+        user: String,
+        /// Group.
+        group: String,
+    },
+}
+
+/// Sends messages. Cheap to clone.
+#[derive(Clone)]
+pub struct Messenger {
+    store: Arc<dyn Store>,
+    hub: PresenceHub,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for Messenger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messenger").finish_non_exhaustive()
+    }
+}
+
+/// A new time-ordered message id.
+pub fn new_message_id() -> String {
+    format!("msg_{:012x}{:08x}", now_millis(), rand::random::<u32>())
+}
+
+impl Messenger {
+    /// A messenger over a store and this node's presence hub; `wake` is notified when push
+    /// jobs were queued.
+    pub fn new(store: Arc<dyn Store>, hub: PresenceHub, wake: Arc<Notify>) -> Self {
+        Self { store, hub, wake }
+    }
+
+    /// Sends one message.
+    pub async fn send(&self, out: Outgoing) -> Result<SendReport, SendError> {
+        let store = self.store.as_ref();
+        let sender = store.get_user(&out.app, &out.from).await?;
+        let (recipient_ids, group_name) = match &out.to {
+            Destination::C2c { to } => {
+                store.get_user(&out.app, to).await?;
+                (if *to == out.from { Vec::new() } else { vec![to.clone()] }, None)
+            }
+            Destination::Group { group } => {
+                let members = store.group_members(&out.app, group).await?;
+                if !members.contains(&out.from) {
+                    return Err(SendError::NotAMember { user: out.from.clone(), group: group.clone() });
+                }
+                let name = store.group_name(&out.app, group).await?;
+                (members.into_iter().filter(|m| *m != out.from).collect(), Some(name))
+            }
+        };
+        let now = now_millis();
+        let message = Message {
+            id: new_message_id(),
+            app_id: out.app.clone(),
+            from: out.from.clone(),
+            to: out.to.clone(),
+            kind: out.kind,
+            content: out.content,
+            push: out.push,
+            attributes: out.attributes,
+            sender_nickname: sender.nickname.clone(),
+            group_name,
+            created_at: now,
+        };
+        let recipients = store.recipients(&out.app, &recipient_ids).await?;
+        let certificates: HashMap<i64, herald_core::Certificate> =
+            store.list_certificates(&out.app).await?.into_iter().map(|c| (c.id, c)).collect();
+        let conversation = message.to.conversation_for_recipient(&message.from);
+        let at = jiff::Timestamp::now();
+        let expires_at = now + i64::from(message.push.ttl()) * 1000;
+        let mut plans = Vec::new();
+        for recipient in &recipients {
+            let sound = user_sound(&message, &recipient.settings).map(str::to_string);
+            for device in &recipient.devices {
+                let connected = self.hub.is_connected(&DeviceKey::new(&out.app, &device.user_id, &device.device_id));
+                let certificate = device.binding.as_ref().and_then(|b| certificates.get(&b.certificate_id));
+                let (decision, reason) = decide(&RouteInput {
+                    message: &message,
+                    device,
+                    connected,
+                    certificate,
+                    settings: &recipient.settings,
+                    conversation: &conversation,
+                    now: at,
+                });
+                let push = match (&device.binding, decision.pushes()) {
+                    (Some(binding), true) => Some(PlannedPush {
+                        certificate_id: binding.certificate_id,
+                        vendor: binding.vendor,
+                        token: binding.token.clone(),
+                        sound: sound.clone(),
+                        expires_at,
+                    }),
+                    _ => None,
+                };
+                plans.push(DeliveryPlan {
+                    user_id: device.user_id.clone(),
+                    device_id: device.device_id.clone(),
+                    decision,
+                    reason,
+                    push,
+                });
+            }
+        }
+        let mut inbox_users: Vec<String> = recipients.iter().map(|r| r.user_id.clone()).collect();
+        inbox_users.push(message.from.clone());
+        let seqs = store.commit_message(&message, &inbox_users, &plans).await?;
+
+        let mut report = SendReport {
+            message_id: message.id.clone(),
+            recipients: recipients.len(),
+            sender_seq: seqs.get(&message.from).copied().unwrap_or(0),
+            ..SendReport::default()
+        };
+        for plan in &plans {
+            if plan.decision.live() {
+                report.live += 1;
+                let seq = seqs.get(&plan.user_id).copied().unwrap_or(0);
+                self.deliver_live(&message, &plan.user_id, &plan.device_id, seq);
+            }
+            if plan.push.is_some() {
+                report.pushed += 1;
+            } else if !plan.decision.live() {
+                report.skipped += 1;
+            }
+        }
+        // The sender's other connected devices see what was sent.
+        for device in store.list_devices(&out.app, &out.from).await? {
+            if Some(&device.device_id) != out.from_device.as_ref() && !device.state.is_ended() {
+                self.deliver_live(&message, &out.from, &device.device_id, report.sender_seq);
+            }
+        }
+        if report.pushed > 0 {
+            self.wake.notify_waiters();
+            self.wake.notify_one();
+        }
+        metrics::counter!("herald_messages_total", "kind" => message.kind.as_str()).increment(1);
+        Ok(report)
+    }
+
+    fn deliver_live(&self, message: &Message, user: &str, device: &str, seq: i64) {
+        let frame = serde_json::json!({"type": "message", "seq": seq, "message": message.client_view(user)});
+        self.hub.signal(&DeviceKey::new(&message.app_id, user, device), SessionSignal::Frame(frame.to_string()));
+    }
+}

@@ -1,0 +1,110 @@
+//! The embedded push job queue: jobs are delivery rows in state `queued`; a dispatcher leases
+//! them (`in_flight` until `lease_until`), and a lease that runs out (the dispatcher died) makes
+//! the job claimable again, so a crash at any point loses no job.
+
+use super::{SqliteStore, backend, to_json};
+use async_trait::async_trait;
+use herald_core::delivery::{JobResult, PushJob};
+use herald_core::store::{JobQueue, StoreResult};
+use herald_core::{StoreError, Vendor, now_millis};
+use sqlx::Row;
+
+#[async_trait]
+impl JobQueue for SqliteStore {
+    async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>> {
+        let now = now_millis();
+        let mut tx = self.write().await?;
+        let rows = sqlx::query(
+            "UPDATE deliveries SET state = 'in_flight', lease_until = $1 + $2, updated_at = $1 \
+             WHERE id IN (SELECT id FROM deliveries \
+                          WHERE (state = 'queued' AND not_before <= $1) OR (state = 'in_flight' AND lease_until < $1) \
+                          ORDER BY id LIMIT $3) \
+             RETURNING id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, badge, sound, attempts, \
+                       expires_at, created_at",
+        )
+        .bind(now)
+        .bind(lease_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        let mut jobs = rows
+            .iter()
+            .map(|r| {
+                let vendor: String = r.try_get("vendor").map_err(backend)?;
+                let attempts: i64 = r.try_get("attempts").map_err(backend)?;
+                Ok(PushJob {
+                    id: r.try_get("id").map_err(backend)?,
+                    app_id: r.try_get("app_id").map_err(backend)?,
+                    message_id: r.try_get("message_id").map_err(backend)?,
+                    user_id: r.try_get("user_id").map_err(backend)?,
+                    device_id: r.try_get("device_id").map_err(backend)?,
+                    certificate_id: r.try_get("certificate_id").map_err(backend)?,
+                    vendor: vendor.parse::<Vendor>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    token: r.try_get("token").map_err(backend)?,
+                    badge: r.try_get("badge").map_err(backend)?,
+                    sound: r.try_get("sound").map_err(backend)?,
+                    attempts: u32::try_from(attempts).unwrap_or(0),
+                    expires_at: r.try_get("expires_at").map_err(backend)?,
+                    created_at: r.try_get("created_at").map_err(backend)?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let now = now_millis();
+        let mut tx = self.write().await?;
+        for result in results {
+            sqlx::query(
+                "UPDATE deliveries SET state = $2, attempts = attempts + 1, not_before = $3, lease_until = 0, \
+                 vendor_code = $4, vendor_msg_id = COALESCE($5, vendor_msg_id), \
+                 attempt_log = json_insert(attempt_log, '$[#]', json($6)), updated_at = $7 WHERE id = $1",
+            )
+            .bind(result.id)
+            .bind(result.state.as_str())
+            .bind(result.not_before.unwrap_or(0))
+            .bind(&result.attempt.code)
+            .bind(&result.vendor_msg_id)
+            .bind(to_json(&result.attempt))
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if let Some((app, user, device)) = &result.unbind {
+                sqlx::query(
+                    "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $5 \
+                     WHERE app_id = $1 AND user_id = $2 AND device_id = $3 \
+                       AND token = (SELECT token FROM deliveries WHERE id = $4)",
+                )
+                .bind(app)
+                .bind(user)
+                .bind(device)
+                .bind(result.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn next_due(&self) -> StoreResult<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MIN(due) AS due FROM ( \
+               SELECT MIN(not_before) AS due FROM deliveries WHERE state = 'queued' \
+               UNION ALL SELECT MIN(lease_until) FROM deliveries WHERE state = 'in_flight')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.try_get("due").map_err(backend)
+    }
+}

@@ -1,0 +1,307 @@
+//! Messages, inboxes and delivery records. `commit_message` writes a message, every inbox
+//! entry, every delivery decision and every push job in one transaction, with multi-row
+//! statements so that a group message to thousands of members stays one short transaction.
+
+use super::{SqliteStore, backend, from_json, to_json};
+use async_trait::async_trait;
+use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState};
+use herald_core::message::Message;
+use herald_core::store::{MessageStore, Recipient, StoreResult};
+use herald_core::{PushSettings, StoreError, Vendor, now_millis};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::{BTreeMap, HashMap};
+
+/// Rows per multi-row statement (SQLite allows 32,766 bound parameters).
+const CHUNK: usize = 500;
+
+pub(crate) const DELIVERY_COLUMNS: &str = "id, message_id, user_id, device_id, decision, reason, vendor, certificate_id, \
+     state, attempts, vendor_code, vendor_msg_id, attempt_log, created_at, updated_at";
+
+pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> {
+    let text = |c: &str| -> StoreResult<String> { row.try_get(c).map_err(backend) };
+    let vendor: Option<String> = row.try_get("vendor").map_err(backend)?;
+    let state = text("state")?;
+    let attempts: i64 = row.try_get("attempts").map_err(backend)?;
+    Ok(DeliveryRecord {
+        id: row.try_get("id").map_err(backend)?,
+        message_id: text("message_id")?,
+        user_id: text("user_id")?,
+        device_id: text("device_id")?,
+        decision: text("decision")?,
+        reason: text("reason")?,
+        vendor: vendor.map(|v| v.parse::<Vendor>()).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        certificate_id: row.try_get("certificate_id").map_err(backend)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        vendor_code: row.try_get("vendor_code").map_err(backend)?,
+        vendor_msg_id: row.try_get("vendor_msg_id").map_err(backend)?,
+        log: from_json::<Vec<Attempt>>("attempt_log", &text("attempt_log")?)?,
+        created_at: row.try_get("created_at").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn recipients(&self, app: &str, users: &[String]) -> StoreResult<Vec<Recipient>> {
+        let mut recipients: BTreeMap<String, Recipient> = BTreeMap::new();
+        for chunk in users.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, nickname, push_settings FROM users WHERE app_id = ");
+            q.push_bind(app).push(" AND id IN (");
+            let mut list = q.separated(", ");
+            for user in chunk {
+                list.push_bind(user);
+            }
+            q.push(")");
+            for row in q.build().fetch_all(&self.pool).await.map_err(backend)? {
+                let id: String = row.try_get("id").map_err(backend)?;
+                let settings: Option<String> = row.try_get("push_settings").map_err(backend)?;
+                let settings = match settings {
+                    Some(text) => from_json::<PushSettings>("push_settings", &text)?,
+                    None => PushSettings::default(),
+                };
+                recipients.insert(
+                    id.clone(),
+                    Recipient { user_id: id, nickname: row.try_get("nickname").map_err(backend)?, settings, devices: Vec::new() },
+                );
+            }
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "SELECT {} FROM devices WHERE app_id = ",
+                super::devices::COLUMNS
+            ));
+            q.push_bind(app).push(" AND user_id IN (");
+            let mut list = q.separated(", ");
+            for user in chunk {
+                list.push_bind(user);
+            }
+            q.push(") ORDER BY user_id, device_id");
+            for row in q.build().fetch_all(&self.pool).await.map_err(backend)? {
+                let device = super::devices::device_from_row(&row)?;
+                if let Some(recipient) = recipients.get_mut(&device.user_id) {
+                    recipient.devices.push(device);
+                }
+            }
+        }
+        Ok(recipients.into_values().collect())
+    }
+
+    async fn group_members(&self, app: &str, group: &str) -> StoreResult<Vec<String>> {
+        let exists = sqlx::query("SELECT 1 FROM chat_groups WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(group)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Err(StoreError::not_found("group", group));
+        }
+        let rows = sqlx::query("SELECT user_id FROM group_members WHERE app_id = $1 AND group_id = $2 ORDER BY user_id")
+            .bind(app)
+            .bind(group)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| r.try_get("user_id").map_err(backend)).collect()
+    }
+
+    async fn commit_message(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+    ) -> StoreResult<BTreeMap<String, i64>> {
+        let app = message.app_id.as_str();
+        let now = now_millis();
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(app)
+            .bind(&message.id)
+            .bind(&message.from)
+            .bind(to_json(message))
+            .bind(message.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+
+        // Each inbox user's next sequence number, then the inbox rows.
+        let mut seqs = BTreeMap::new();
+        for chunk in inbox_users.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE users SET last_seq = last_seq + 1 WHERE app_id = ");
+            q.push_bind(app).push(" AND id IN (");
+            let mut list = q.separated(", ");
+            for user in chunk {
+                list.push_bind(user);
+            }
+            q.push(") RETURNING id, last_seq");
+            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+                seqs.insert(row.try_get::<String, _>("id").map_err(backend)?, row.try_get::<i64, _>("last_seq").map_err(backend)?);
+            }
+        }
+        let entries: Vec<(&String, &i64)> = seqs.iter().collect();
+        for chunk in entries.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO inbox (app_id, user_id, seq, message_id) ");
+            q.push_values(chunk, |mut row, (user, seq)| {
+                row.push_bind(app).push_bind(*user).push_bind(**seq).push_bind(&message.id);
+            });
+            q.build().execute(&mut *tx).await.map_err(backend)?;
+        }
+
+        // Every pushed device's badge goes up by one; the job carries the new number.
+        let pushed: Vec<&DeliveryPlan> = plans.iter().filter(|p| p.push.is_some()).collect();
+        let mut badges: HashMap<(String, String), i64> = HashMap::new();
+        for chunk in pushed.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET badge = badge + 1 WHERE app_id = ");
+            q.push_bind(app).push(" AND (user_id, device_id) IN (VALUES ");
+            let mut list = q.separated(", ");
+            for plan in chunk {
+                list.push("(").push_bind_unseparated(&plan.user_id).push_unseparated(", ").push_bind_unseparated(&plan.device_id).push_unseparated(")");
+            }
+            q.push(") RETURNING user_id, device_id, badge");
+            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+                badges.insert(
+                    (row.try_get("user_id").map_err(backend)?, row.try_get("device_id").map_err(backend)?),
+                    row.try_get("badge").map_err(backend)?,
+                );
+            }
+        }
+
+        for chunk in plans.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, certificate_id, \
+                 vendor, token, badge, sound, state, expires_at, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, plan| {
+                let state = match (&plan.push, plan.decision.live()) {
+                    (Some(_), _) => DeliveryState::Queued,
+                    (None, true) => DeliveryState::Live,
+                    (None, false) => DeliveryState::Skipped,
+                };
+                let badge = badges.get(&(plan.user_id.clone(), plan.device_id.clone())).copied().unwrap_or(0);
+                row.push_bind(app)
+                    .push_bind(&message.id)
+                    .push_bind(&plan.user_id)
+                    .push_bind(&plan.device_id)
+                    .push_bind(plan.decision.as_str())
+                    .push_bind(plan.reason.as_str())
+                    .push_bind(plan.push.as_ref().map(|p| p.certificate_id))
+                    .push_bind(plan.push.as_ref().map(|p| p.vendor.as_str()))
+                    .push_bind(plan.push.as_ref().map(|p| p.token.clone()))
+                    .push_bind(badge)
+                    .push_bind(plan.push.as_ref().and_then(|p| p.sound.clone()))
+                    .push_bind(state.as_str())
+                    .push_bind(plan.push.as_ref().map(|p| p.expires_at).unwrap_or(0))
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            q.build().execute(&mut *tx).await.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(seqs)
+    }
+
+    async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message> {
+        let row = sqlx::query("SELECT body FROM messages WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::not_found("message", id))?;
+        from_json("messages.body", &row.try_get::<String, _>("body").map_err(backend)?)
+    }
+
+    async fn inbox_after(&self, app: &str, user: &str, after: i64, limit: u32) -> StoreResult<Vec<(i64, Message)>> {
+        let rows = sqlx::query(
+            "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.app_id = i.app_id AND m.id = i.message_id \
+             WHERE i.app_id = $1 AND i.user_id = $2 AND i.seq > $3 ORDER BY i.seq LIMIT $4",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.try_get("seq").map_err(backend)?;
+                Ok((seq, from_json("messages.body", &r.try_get::<String, _>("body").map_err(backend)?)?))
+            })
+            .collect()
+    }
+
+    async fn ack(&self, app: &str, user: &str, device: &str, seq: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE devices SET acked_seq = MAX(acked_seq, $4) WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(seq)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn acked(&self, app: &str, user: &str, device: &str) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT acked_seq FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3")
+            .bind(app)
+            .bind(user)
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|r| r.try_get("acked_seq")).transpose().map_err(backend)?.unwrap_or(0))
+    }
+
+    async fn message_deliveries(&self, app: &str, message: &str) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE app_id = $1 AND message_id = $2 ORDER BY user_id, device_id"
+        ))
+        .bind(app)
+        .bind(message)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn device_deliveries(&self, app: &str, user: &str, device: &str, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE app_id = $1 AND user_id = $2 AND device_id = $3 \
+             ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn delivery_counts(&self, app: &str) -> StoreResult<Vec<(Vendor, DeliveryState, i64)>> {
+        let rows = sqlx::query(
+            "SELECT vendor, state, COUNT(*) AS n FROM deliveries WHERE app_id = $1 AND vendor IS NOT NULL \
+             GROUP BY vendor, state ORDER BY vendor, state",
+        )
+        .bind(app)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                let vendor: String = r.try_get("vendor").map_err(backend)?;
+                let state: String = r.try_get("state").map_err(backend)?;
+                Ok((
+                    vendor.parse().map_err(|e: herald_core::vendor::UnknownVendor| StoreError::Corrupt(e.to_string()))?,
+                    DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
+                    r.try_get("n").map_err(backend)?,
+                ))
+            })
+            .collect()
+    }
+}
