@@ -1,0 +1,183 @@
+//! Operations endpoints (health, readiness, metrics), the OpenAPI document's coverage of the
+//! whole contract, and the per-vendor statistics.
+
+mod common;
+
+use common::{TestServer, expect, valid_certificate, webpush_subscription};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok_without_credentials() {
+    let server = TestServer::start().await;
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            expect(server.anon(Method::GET, path), 200).await,
+            json!({"status": "ok"}),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_http_requests_in_prometheus_format() {
+    let server = TestServer::start().await;
+    server.create_app("chat").await;
+    expect(server.anon(Method::GET, "/healthz"), 200).await;
+    expect(server.anon(Method::GET, "/v1/apps"), 401).await;
+
+    let response = server
+        .anon(Method::GET, "/metrics")
+        .send()
+        .await
+        .expect("metrics");
+    assert_eq!(response.status().as_u16(), 200);
+    let text = response.text().await.expect("text");
+    let counted: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("herald_http_requests_total{"))
+        .collect();
+    assert!(!counted.is_empty(), "no request counter in:\n{text}");
+    assert!(
+        counted
+            .iter()
+            .any(|l| l.contains("route=\"/healthz\"") && l.contains("status=\"200\"")),
+        "/healthz not counted:\n{text}"
+    );
+    assert!(
+        counted
+            .iter()
+            .any(|l| l.contains("route=\"/v1/apps\"") && l.contains("status=\"401\"")),
+        "refused /v1/apps not counted:\n{text}"
+    );
+    assert!(
+        text.contains("herald_http_request_duration_seconds"),
+        "no latency histogram:\n{text}"
+    );
+}
+
+/// Every route of the contract (docs API.md) that this server serves, with its methods.
+const CONTRACT: &[(&str, &[&str])] = &[
+    ("/v1/apps", &["get", "post"]),
+    ("/v1/apps/{app}", &["get", "delete"]),
+    ("/v1/apps/{app}/secret/rotate", &["post"]),
+    ("/v1/apps/{app}/certificates", &["get", "post"]),
+    ("/v1/apps/{app}/certificates/{id}", &["get", "put", "delete"]),
+    ("/v1/apps/{app}/stats", &["get"]),
+    ("/v1/apps/{app}/users/{user}/tokens", &["post"]),
+    ("/v1/apps/{app}/users/{user}", &["get", "put"]),
+    ("/v1/apps/{app}/groups", &["post"]),
+    ("/v1/apps/{app}/groups/{group}", &["get", "delete"]),
+    ("/v1/apps/{app}/groups/{group}/members", &["post"]),
+    ("/v1/apps/{app}/groups/{group}/members/{user}", &["delete"]),
+    ("/v1/apps/{app}/users/{user}/devices", &["get"]),
+    ("/v1/apps/{app}/users/{user}/devices/{device}/kick", &["post"]),
+    ("/v1/me/devices/{device}/push-token", &["put", "delete"]),
+    ("/v1/me/devices/{device}/background", &["post"]),
+    ("/v1/me/devices/{device}/foreground", &["post"]),
+    ("/v1/me/devices/{device}/logout", &["post"]),
+    ("/v1/me/push-settings", &["get", "put"]),
+    ("/healthz", &["get"]),
+    ("/readyz", &["get"]),
+    ("/metrics", &["get"]),
+];
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_of_the_contract() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "not an OpenAPI 3 document"
+    );
+    let paths = doc["paths"].as_object().expect("paths object");
+    let mut missing = Vec::new();
+    for (path, methods) in CONTRACT {
+        for method in *methods {
+            match paths.get(*path) {
+                Some(item) if item.get(*method).is_some() => {}
+                _ => missing.push(format!("{} {path}", method.to_uppercase())),
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in /openapi.json: {missing:?}\ndocumented: {:?}",
+        paths.keys()
+    );
+
+    // Each documented operation names its answers; the security schemes are declared.
+    for (path, methods) in CONTRACT {
+        for method in *methods {
+            let operation = &paths[*path][*method];
+            assert!(
+                operation["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {path}"
+            );
+        }
+    }
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    for scheme in ["admin_token", "app_secret", "user_token"] {
+        assert!(schemes.contains_key(scheme), "no {scheme} scheme");
+    }
+}
+
+#[tokio::test]
+async fn stats_count_certificates_and_bound_devices_per_vendor() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let stats_path = format!("/v1/apps/{}/stats", app.id);
+    let empty = expect(server.admin(Method::GET, &stats_path), 200).await;
+    assert_eq!(empty["app_id"], app.id.as_str());
+    assert_eq!(empty["vendors"], json!({}));
+
+    let fcm = server.create_certificate(&app, valid_certificate("fcm").0).await["id"]
+        .as_i64()
+        .expect("id");
+    let (mut fcm2, _) = valid_certificate("fcm");
+    fcm2["name"] = json!("fcm-backup");
+    server.create_certificate(&app, fcm2).await;
+    let webpush = server
+        .create_certificate(&app, valid_certificate("webpush").0)
+        .await["id"]
+        .as_i64()
+        .expect("id");
+    server
+        .create_certificate(&app, valid_certificate("huawei").0)
+        .await;
+
+    let alice = server.user_token(&app, "alice").await;
+    let bob = server.user_token(&app, "bob").await;
+    let bind = |token: &str, device: &str, body: serde_json::Value| {
+        server
+            .phone(token, Method::PUT, &format!("/v1/me/devices/{device}/push-token"))
+            .json(&body)
+    };
+    let android = |t: &str| json!({"certificate_id": fcm, "token": t, "platform": "android"});
+    expect(bind(&alice, "pixel", android("fcm-token-alice-0000000001")), 200).await;
+    expect(bind(&bob, "galaxy", android("fcm-token-bob-000000000002")), 200).await;
+    let sub = json!({"certificate_id": webpush, "token": webpush_subscription(), "platform": "web"});
+    expect(bind(&alice, "browser", sub), 200).await;
+    // A device whose token was forgotten is no longer counted.
+    expect(bind(&bob, "old", android("fcm-token-bob-old-00000003")), 200).await;
+    let logout = server
+        .phone(&bob, Method::POST, "/v1/me/devices/old/logout")
+        .json(&json!({"unbind": true}));
+    expect(logout, 200).await;
+
+    let stats = expect(server.admin(Method::GET, &stats_path), 200).await;
+    let vendors = &stats["vendors"];
+    assert_eq!(vendors["fcm"]["certificates"], 2, "{stats}");
+    assert_eq!(vendors["fcm"]["bound_devices"], 2, "{stats}");
+    assert_eq!(vendors["webpush"]["certificates"], 1, "{stats}");
+    assert_eq!(vendors["webpush"]["bound_devices"], 1, "{stats}");
+    assert_eq!(vendors["huawei"]["certificates"], 1, "{stats}");
+    assert_eq!(vendors["huawei"]["bound_devices"], 0, "{stats}");
+    assert!(
+        vendors.get("apns").is_none(),
+        "a vendor without certificates is listed: {stats}"
+    );
+    assert!(vendors["fcm"]["outcomes"].is_object(), "{stats}");
+}
