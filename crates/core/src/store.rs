@@ -163,6 +163,16 @@ pub trait DeviceStore: Send + Sync {
         device: &str,
         binding: &Binding<'_>,
     ) -> StoreResult<Device>;
+    /// Starts or updates a device's session when it connects (creating the device and the
+    /// user if new); a logged-out or kicked device starts a new session.
+    async fn open_session(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        platform: Platform,
+        state: SessionState,
+    ) -> StoreResult<Device>;
     /// Removes a device's token.
     async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device>;
     /// Sets the session state, and the badge when given.

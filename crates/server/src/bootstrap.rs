@@ -4,7 +4,8 @@
 use crate::auth::{random_credential, token_hash};
 use crate::config::Config;
 use crate::state::AppState;
-use herald_engine::PresenceHub;
+use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, PresenceHub};
+use herald_vendors::http::{Http, HttpOptions};
 use herald_store::MASTER_KEY_LEN;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::path::Path;
@@ -30,6 +31,9 @@ pub enum BootstrapError {
     /// The store failed while issuing the admin token.
     #[error(transparent)]
     Data(#[from] herald_core::StoreError),
+    /// The vendor HTTP client could not be built (e.g. a bad trusted CA file).
+    #[error("vendor HTTP client: {0}")]
+    Http(#[from] herald_core::AdapterError),
 }
 
 /// A prepared node.
@@ -66,12 +70,26 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
             }
         }
     };
+    let mut http_options = HttpOptions::default();
+    if !config.trusted_ca_file.is_empty() {
+        let path = Path::new(&config.trusted_ca_file);
+        http_options.extra_roots_pem.push(std::fs::read(path).map_err(io(path))?);
+    }
+    let http = Http::new(&http_options)?;
+    let registry = AdapterRegistry::new(Arc::new(move |cert, secrets| herald_vendors::build_adapter(cert, secrets, &http)));
+    let hub = PresenceHub::new();
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let messenger = Messenger::new(store.clone(), hub.clone(), wake.clone());
+    let dispatch = DispatchConfig { workers: config.dispatch_workers, ..DispatchConfig::default() };
+    let dispatcher = Dispatcher::new(store.clone(), registry, wake, dispatch);
     let state = AppState {
         store,
-        hub: PresenceHub::new(),
+        hub,
         admin_token_hash: hash.into(),
         metrics: metrics_handle(),
         config: Arc::new(config),
+        messenger,
+        dispatcher,
     };
     Ok(Prepared {
         state,

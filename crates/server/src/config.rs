@@ -22,6 +22,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Extra CA certificate (PEM file) to trust when talking to vendors, e.g. the sandbox's.
+    pub trusted_ca_file: String,
+    /// Push dispatcher loops on this node.
+    pub dispatch_workers: usize,
 }
 
 /// Log output format.
@@ -44,6 +48,8 @@ impl Default for Config {
             master_key_file: String::new(),
             log_format: LogFormat::Text,
             max_body_bytes: 1024 * 1024,
+            trusted_ca_file: String::new(),
+            dispatch_workers: 2,
         }
     }
 }

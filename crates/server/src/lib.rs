@@ -11,6 +11,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod gateway;
 pub mod state;
 
 pub use bootstrap::{Prepared, prepare};
@@ -83,14 +84,23 @@ async fn record_metrics(State(_): State<AppState>, request: Request, next: Next)
     response.into_response()
 }
 
-/// Serves Herald on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves Herald on `listener` until `shutdown` completes: the HTTP/WebSocket surface and
+/// this node's push dispatchers. In-flight requests finish; dispatchers stop after their
+/// current batch (unfinished jobs stay leased in the queue and are picked up again).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let workers = state.dispatcher.spawn(dispatch_stopped);
     let app = router(state);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = stop_dispatch.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    served
 }
 
 /// A database URL with its password masked, for printing.

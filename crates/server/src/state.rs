@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use herald_core::Store;
-use herald_engine::PresenceHub;
+use herald_engine::{Dispatcher, Messenger, PresenceHub};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
@@ -20,6 +20,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Settings in effect.
     pub config: Arc<Config>,
+    /// Accepts messages (routing, commit, live delivery).
+    pub messenger: Messenger,
+    /// Sends queued pushes; started by `run`.
+    pub dispatcher: Dispatcher,
 }
 
 impl std::fmt::Debug for AppState {

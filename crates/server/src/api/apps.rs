@@ -159,5 +159,8 @@ pub async fn stats(
     for (vendor, count) in state.store.count_bound_devices(&app).await? {
         vendors.entry(vendor).or_default().bound_devices = count;
     }
+    for (vendor, delivery_state, count) in state.store.delivery_counts(&app).await? {
+        vendors.entry(vendor).or_default().outcomes.insert(delivery_state.as_str().to_string(), count);
+    }
     Ok(ApiJson(AppStats { app_id: app, vendors }))
 }

@@ -5,6 +5,7 @@ pub mod apps;
 pub mod certificates;
 pub mod groups;
 pub mod me;
+pub mod messages;
 pub mod ops;
 pub mod users;
 pub mod views;
@@ -75,6 +76,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(me::logout))
         .routes(routes!(me::list_my_devices))
         .routes(routes!(me::get_push_settings, me::put_push_settings))
+        .routes(routes!(messages::send_message))
+        .routes(routes!(messages::send_batch))
+        .routes(routes!(messages::send_my_message))
+        .routes(routes!(messages::message_deliveries))
+        .routes(routes!(messages::device_deliveries))
+        .routes(routes!(crate::gateway::connect))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))

@@ -205,3 +205,169 @@ pub fn webpush_subscription() -> Value {
         "keys": {"p256dh": testdata("vapid_public.b64url"), "auth": "AAECAwQFBgcICQoLDA0ODw"}
     })
 }
+
+/// Herald wired to a running sandbox: the sandbox CA is trusted and certificates point at it.
+pub struct Stack {
+    pub server: TestServer,
+    pub sandbox: herald_sandbox::Sandbox,
+    pub app: TestApp,
+}
+
+impl Stack {
+    /// Starts the sandbox (with the repository's test keys) and Herald trusting it, creates an
+    /// app and one certificate per vendor named `sandbox-<vendor>`.
+    pub async fn start() -> Self {
+        let credentials = herald_sandbox::Credentials::from_keys(
+            &testdata("apns_p8.pem"),
+            &testdata("fcm_rsa.pem"),
+            &testdata("vapid_private.b64url"),
+        )
+        .expect("credentials");
+        let sandbox = herald_sandbox::Sandbox::start(herald_sandbox::SandboxOptions::new(credentials)).await.expect("sandbox");
+        let ca_dir = tempfile::tempdir().expect("dir");
+        let ca_file = ca_dir.path().join("sandbox-ca.pem");
+        std::fs::write(&ca_file, &sandbox.ca_pem).expect("write CA");
+        let ca_path = ca_file.display().to_string();
+        let server = TestServer::start_with(move |c| {
+            c.trusted_ca_file = ca_path;
+        })
+        .await;
+        // The CA file is read at start; the folder may go.
+        drop(ca_dir);
+        let app = server.create_app("chat").await;
+        for definition in sandbox.certificate_definitions() {
+            let response = server
+                .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+                .json(&definition)
+                .send()
+                .await
+                .expect("sent");
+            // Vendors whose adapter is not built yet are skipped by the tests that need them.
+            let _ = response.status();
+        }
+        Self { server, sandbox, app }
+    }
+
+    /// The certificate id of a sandbox vendor.
+    pub async fn certificate_id(&self, vendor: &str) -> i64 {
+        let list = expect(self.server.admin(Method::GET, &format!("/v1/apps/{}/certificates", self.app.id)), 200).await;
+        list.as_array()
+            .expect("list")
+            .iter()
+            .find(|c| c["vendor"] == vendor)
+            .and_then(|c| c["id"].as_i64())
+            .unwrap_or_else(|| panic!("no {vendor} certificate"))
+    }
+
+    /// Creates a user with a nickname and returns a user token.
+    pub async fn user(&self, id: &str, nickname: &str) -> String {
+        expect(
+            self.server
+                .backend(&self.app, Method::PUT, &format!("/v1/apps/{}/users/{id}", self.app.id))
+                .json(&json!({"nickname": nickname})),
+            201,
+        )
+        .await;
+        self.server.user_token(&self.app, id).await
+    }
+
+    /// Binds a push token for a device through the sandbox certificate of `vendor`.
+    pub async fn bind(&self, token: &str, device: &str, vendor: &str, push_token: &str) {
+        let platform = match vendor {
+            "apns" => "ios",
+            "webpush" => "web",
+            _ => "android",
+        };
+        expect(
+            self.server
+                .phone(token, Method::PUT, &format!("/v1/me/devices/{device}/push-token"))
+                .json(&json!({"certificate_name": format!("sandbox-{vendor}"), "token": push_token, "platform": platform})),
+            200,
+        )
+        .await;
+    }
+
+    /// Sends a message through the server API and returns the answer.
+    pub async fn send(&self, body: Value) -> Value {
+        expect(self.server.backend(&self.app, Method::POST, &format!("/v1/apps/{}/messages", self.app.id)).json(&body), 201)
+            .await
+    }
+
+    /// The delivery records of a message, once none is queued or in flight any more.
+    pub async fn settled_deliveries(&self, message_id: &str) -> Vec<Value> {
+        let path = format!("/v1/apps/{}/messages/{message_id}/deliveries", self.app.id);
+        for _ in 0..200 {
+            let body = expect(self.server.backend(&self.app, Method::GET, &path), 200).await;
+            let list = body["deliveries"].as_array().cloned().unwrap_or_default();
+            if list.iter().all(|d| d["state"] != "queued" && d["state"] != "in_flight") {
+                return list;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("deliveries of {message_id} did not settle within 10 s");
+    }
+
+    /// What a token received in the sandbox.
+    pub fn inbox(&self, vendor: &str, push_token: &str) -> Vec<herald_sandbox::Delivered> {
+        self.sandbox.state.inbox(vendor.parse().expect("vendor"), push_token)
+    }
+}
+
+/// A WebSocket client of `/v1/connect`.
+pub struct Phone {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Phone {
+    pub async fn connect(server: &TestServer, token: &str, device: &str, platform: &str) -> Self {
+        let url = format!("{}/v1/connect?device={device}&platform={platform}&token={token}", server.base.replace("http://", "ws://"));
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+        let mut phone = Self { socket };
+        // One round trip: the session is registered before the caller goes on.
+        phone.send(json!({"type": "ping"})).await;
+        phone.expect_frame("pong").await;
+        phone
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.socket.send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into())).await.expect("send");
+    }
+
+    /// The next JSON frame, or `None` after `wait`.
+    pub async fn next(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        loop {
+            match tokio::time::timeout(wait, self.socket.next()).await {
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
+                    return Some(serde_json::from_str(text.as_str()).expect("json frame"));
+                }
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(_))) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next frame of a type (skipping others), or panics after 5 s.
+    pub async fn expect_frame(&mut self, kind: &str) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Some(frame) = self.next(std::time::Duration::from_secs(5)).await {
+                if frame["type"] == kind {
+                    return frame;
+                }
+            } else {
+                break;
+            }
+        }
+        panic!("no `{kind}` frame arrived");
+    }
+
+    /// Sends a state frame and waits until the server applied it (a ping round trip).
+    pub async fn set_state(&mut self, state: &str, unread: i64) {
+        self.send(json!({"type": "state", "state": state, "unread": unread})).await;
+        self.send(json!({"type": "ping"})).await;
+        self.expect_frame("pong").await;
+    }
+}

@@ -5,7 +5,7 @@ use super::{SqliteStore, backend};
 use async_trait::async_trait;
 use herald_core::device::PushBinding;
 use herald_core::store::{Binding, DeviceStore, StoreResult};
-use herald_core::{Device, SessionState, StoreError, Vendor, now_millis};
+use herald_core::{Device, Platform, SessionState, StoreError, Vendor, now_millis};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -130,6 +130,45 @@ impl DeviceStore for SqliteStore {
         let bound = Self::fetch_device(&mut *tx, app, user, device).await?;
         tx.commit().await.map_err(backend)?;
         Ok(bound)
+    }
+
+    async fn open_session(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        platform: Platform,
+        state: SessionState,
+    ) -> StoreResult<Device> {
+        let now = now_millis();
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO users (app_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT (app_id, id) DO NOTHING",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO devices (app_id, user_id, device_id, platform, state, badge, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6) \
+             ON CONFLICT (app_id, user_id, device_id) DO UPDATE SET \
+               platform = excluded.platform, state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(platform.as_str())
+        .bind(state.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let opened = Self::fetch_device(&mut *tx, app, user, device).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(opened)
     }
 
     async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {

@@ -1,0 +1,49 @@
+//! The WebSocket gateway: a device logs in with its user token, device id and platform; the
+//! connection is its presence (connected + foreground = online). Live messages come down with
+//! the user's gap-free sequence number; the client acks, switches foreground/background, sends
+//! messages and syncs what it missed. A second login of the device replaces the first; a kick
+//! closes the socket with a reason.
+
+mod session;
+
+use crate::auth::UserSession;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use herald_core::Platform;
+use herald_core::ids::check_id;
+use serde::Deserialize;
+
+/// Query of `GET /v1/connect`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ConnectQuery {
+    /// The device id chosen by the app.
+    pub device: String,
+    /// `ios`, `android`, `harmony` or `web`.
+    pub platform: String,
+    /// The user token, for clients that cannot set headers.
+    #[allow(dead_code)]
+    pub token: Option<String>,
+}
+
+/// Opens a device's live session (WebSocket). Frames are JSON text; see the README for the
+/// protocol.
+#[utoipa::path(get, path = "/v1/connect", tag = "client", security(("user_token" = [])),
+    params(ConnectQuery),
+    responses((status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn connect(
+    me: UserSession,
+    State(state): State<AppState>,
+    Query(query): Query<ConnectQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    check_id("device", &query.device)?;
+    let platform: Platform = query
+        .platform
+        .parse()
+        .map_err(|e: String| ApiError::from(herald_core::Invalid::field("platform", e)))?;
+    Ok(upgrade.on_upgrade(move |socket| session::run(socket, state, me, query.device, platform)))
+}
