@@ -24,6 +24,10 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Print the configuration in effect (secrets redacted).
     Config,
+    /// Run local emulators of every vendor API (and print certificates that point at them).
+    Sandbox(commands::sandbox::SandboxArgs),
+    /// Measure fan-out throughput, CPU, memory and latency through the sandbox.
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -31,6 +35,8 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve(Default::default())) {
         Command::Serve(args) => commands::serve::run(cli.config.as_deref(), args),
         Command::Config => commands::config::run(cli.config.as_deref()),
+        Command::Sandbox(args) => commands::sandbox::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -50,9 +50,19 @@ impl DeliveryState {
     /// Parses a state id.
     pub fn parse(s: &str) -> Option<Self> {
         use DeliveryState::*;
-        [Queued, InFlight, Accepted, InvalidToken, Rejected, Expired, QuotaExceeded, Live, Skipped]
-            .into_iter()
-            .find(|state| state.as_str() == s)
+        [
+            Queued,
+            InFlight,
+            Accepted,
+            InvalidToken,
+            Rejected,
+            Expired,
+            QuotaExceeded,
+            Live,
+            Skipped,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == s)
     }
 
     /// Whether nothing more will happen.

@@ -170,10 +170,13 @@ pub const MAX_TTL_SECONDS: u32 = 2_419_200;
 impl PushInfo {
     /// Checks lengths and ranges.
     pub fn validate(&self) -> Result<(), Invalid> {
-        if let Some(ext) = &self.ext {
-            if ext.len() > MAX_EXT_BYTES {
-                return Err(Invalid::field("push.ext", format!("ext is limited to {MAX_EXT_BYTES} bytes")));
-            }
+        if let Some(ext) = &self.ext
+            && ext.len() > MAX_EXT_BYTES
+        {
+            return Err(Invalid::field(
+                "push.ext",
+                format!("ext is limited to {MAX_EXT_BYTES} bytes"),
+            ));
         }
         for (field, value, max) in [
             ("push.title", &self.title, 256usize),
@@ -184,15 +187,21 @@ impl PushInfo {
                 return Err(Invalid::field(field, format!("at most {max} characters")));
             }
         }
-        if let Some(ttl) = self.ttl_seconds {
-            if ttl == 0 || ttl > MAX_TTL_SECONDS {
-                return Err(Invalid::field("push.ttl_seconds", format!("must be 1 to {MAX_TTL_SECONDS}")));
-            }
+        if let Some(ttl) = self.ttl_seconds
+            && (ttl == 0 || ttl > MAX_TTL_SECONDS)
+        {
+            return Err(Invalid::field(
+                "push.ttl_seconds",
+                format!("must be 1 to {MAX_TTL_SECONDS}"),
+            ));
         }
-        if let Some(c) = self.android.vivo_classification {
-            if c > 1 {
-                return Err(Invalid::field("push.android.vivo_classification", "must be 0 or 1"));
-            }
+        if let Some(c) = self.android.vivo_classification
+            && c > 1
+        {
+            return Err(Invalid::field(
+                "push.android.vivo_classification",
+                "must be 0 or 1",
+            ));
         }
         Ok(())
     }
@@ -208,7 +217,10 @@ impl PushInfo {
             _ => Map::new(),
         };
         let mut take = |key: &str| -> Option<Value> {
-            ext_object.remove(key).or_else(|| attributes.get(key).cloned()).filter(|v| !v.is_null())
+            ext_object
+                .remove(key)
+                .or_else(|| attributes.get(key).cloned())
+                .filter(|v| !v.is_null())
         };
         let truthy = |v: Option<Value>| match v {
             Some(Value::Bool(b)) => b,
@@ -323,7 +335,11 @@ impl Message {
 
     /// The text of a text message.
     pub fn text(&self) -> Option<&str> {
-        if self.kind == MessageKind::Text { self.content.get("text").and_then(Value::as_str) } else { None }
+        if self.kind == MessageKind::Text {
+            self.content.get("text").and_then(Value::as_str)
+        } else {
+            None
+        }
     }
 
     /// The notification body by DESIGN §2: `desc` wins, then the text, then a placeholder.
@@ -344,15 +360,24 @@ pub fn check_content(kind: MessageKind, content: &Value) -> Result<(), Invalid> 
         MessageKind::Text => match content.get("text") {
             Some(Value::String(text)) if !text.is_empty() => {
                 if text.len() > 12_000 {
-                    Err(Invalid::field("content.text", "text messages are limited to 12,000 bytes"))
+                    Err(Invalid::field(
+                        "content.text",
+                        "text messages are limited to 12,000 bytes",
+                    ))
                 } else {
                     Ok(())
                 }
             }
-            _ => Err(Invalid::new("content.text", "missing_field", "a text message needs content {\"text\": \"...\"}")),
+            _ => Err(Invalid::new(
+                "content.text",
+                "missing_field",
+                "a text message needs content {\"text\": \"...\"}",
+            )),
         },
         _ if content.is_null() => Err(Invalid::missing("content")),
-        _ if content.to_string().len() > 64 * 1024 => Err(Invalid::field("content", "content is limited to 64 KiB")),
+        _ if content.to_string().len() > 64 * 1024 => {
+            Err(Invalid::field("content", "content is limited to 64 KiB"))
+        }
         _ => Ok(()),
     }
 }
@@ -374,12 +399,26 @@ mod tests {
         assert!(info.force && !info.disabled);
         assert_eq!(info.title.as_deref(), Some("Offline Title"));
         assert_eq!(info.desc.as_deref(), Some("Offline Body"));
-        assert_eq!(info.android.huawei_badge_class.as_deref(), Some("io.agora.chatdemo.ui.SplashActivity"));
+        assert_eq!(
+            info.android.huawei_badge_class.as_deref(),
+            Some("io.agora.chatdemo.ui.SplashActivity")
+        );
         assert_eq!(info.ext.as_deref(), Some(r#"{"order":42}"#));
 
-        let mut ignored = PushInfo { title: Some("explicit".into()), ..PushInfo::default() };
-        ignored.apply_agora_attributes(json!({"em_ignore_notification": true, "em_push_name": "x"}).as_object().expect("object"));
+        let mut ignored = PushInfo {
+            title: Some("explicit".into()),
+            ..PushInfo::default()
+        };
+        ignored.apply_agora_attributes(
+            json!({"em_ignore_notification": true, "em_push_name": "x"})
+                .as_object()
+                .expect("object"),
+        );
         assert!(ignored.disabled);
-        assert_eq!(ignored.title.as_deref(), Some("explicit"), "explicit push info wins over aliases");
+        assert_eq!(
+            ignored.title.as_deref(),
+            Some("explicit"),
+            "explicit push info wins over aliases"
+        );
     }
 }

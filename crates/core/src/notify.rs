@@ -16,18 +16,17 @@ pub fn user_sound<'a>(message: &Message, settings: &'a PushSettings) -> Option<&
 /// Builds the notification of `message` for devices bound through `cert` of a user whose
 /// chosen sound is `user_sound`. Title and body are not cut here: each adapter cuts to its
 /// vendor's limits.
-pub fn build_notification(
-    message: &Message,
-    cert: &Certificate,
-    user_sound: Option<&str>,
-) -> Notification {
+pub fn build_notification(message: &Message, cert: &Certificate, user_sound: Option<&str>) -> Notification {
     let push = &message.push;
     let defaults = &cert.defaults;
     let is_group = matches!(message.to, Destination::Group { .. });
     let default_title = if is_group {
         message.group_name.clone().unwrap_or_else(|| "Group".to_string())
     } else {
-        message.sender_nickname.clone().unwrap_or_else(|| message.from.clone())
+        message
+            .sender_nickname
+            .clone()
+            .unwrap_or_else(|| message.from.clone())
     };
     let conversation = message.to.conversation_for_recipient(&message.from);
     let sound = match cert.vendor {
@@ -47,7 +46,12 @@ pub fn build_notification(
         _ => None,
     }
     .or_else(|| defaults.channel_id.clone())
-    .or_else(|| cert.fields.get("channel_id").and_then(|v| v.as_str()).map(str::to_string));
+    .or_else(|| {
+        cert.fields
+            .get("channel_id")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    });
     let category = match cert.vendor {
         Vendor::Huawei => push.android.huawei_category.clone(),
         Vendor::Vivo => push.android.vivo_category.clone(),
@@ -71,15 +75,26 @@ pub fn build_notification(
         image,
         channel_id,
         category,
-        importance: push.android.huawei_importance.clone().or_else(|| defaults.importance.clone()),
+        importance: push
+            .android
+            .huawei_importance
+            .clone()
+            .or_else(|| defaults.importance.clone()),
         classification: push.android.vivo_classification.or(defaults.classification),
         notify_level: defaults.notify_level,
         notice_msg_type: defaults.notice_msg_type,
-        badge_class: push.android.huawei_badge_class.clone().or_else(|| defaults.badge_class.clone()),
+        badge_class: push
+            .android
+            .huawei_badge_class
+            .clone()
+            .or_else(|| defaults.badge_class.clone()),
         thread_id: push.ios.thread_id.clone().or(Some(conversation)),
         mutable_content: push.ios.mutable_content,
         collapse_id: push.collapse_id.clone(),
-        ttl_seconds: push.ttl_seconds.or(defaults.ttl_seconds).unwrap_or(crate::message::DEFAULT_TTL_SECONDS),
+        ttl_seconds: push
+            .ttl_seconds
+            .or(defaults.ttl_seconds)
+            .unwrap_or(crate::message::DEFAULT_TTL_SECONDS),
         priority: push.priority.unwrap_or_default(),
     }
 }
@@ -88,7 +103,7 @@ pub fn build_notification(
 mod tests {
     use super::*;
     use crate::message::{MessageKind, PushInfo};
-    use crate::{ClickAction, CertificateDefaults};
+    use crate::{CertificateDefaults, ClickAction};
     use serde_json::json;
 
     fn cert(vendor: Vendor) -> Certificate {
@@ -99,7 +114,10 @@ mod tests {
             name: "c".into(),
             enabled: true,
             click_action: ClickAction::OpenApp,
-            defaults: CertificateDefaults { channel_id: Some("chat".into()), ..Default::default() },
+            defaults: CertificateDefaults {
+                channel_id: Some("chat".into()),
+                ..Default::default()
+            },
             base_url: None,
             fields: Default::default(),
             secret_fields: vec![],
@@ -126,24 +144,45 @@ mod tests {
 
     #[test]
     fn titles_and_bodies_default_as_the_design_says_and_push_info_overrides() {
-        let s = PushSettings { c2c_sound: Some("ding".into()), group_sound: Some("dong".into()), ..Default::default() };
-        let mut c2c = message(MessageKind::Text, Destination::C2c { to: "alice".into() }, json!({"text": "hello"}));
+        let s = PushSettings {
+            c2c_sound: Some("ding".into()),
+            group_sound: Some("dong".into()),
+            ..Default::default()
+        };
+        let mut c2c = message(
+            MessageKind::Text,
+            Destination::C2c { to: "alice".into() },
+            json!({"text": "hello"}),
+        );
         c2c.sender_nickname = Some("Bob".into());
         let n = build_notification(&c2c, &cert(Vendor::Xiaomi), user_sound(&c2c, &s));
-        assert_eq!((n.title.as_str(), n.body.as_str(), n.sound.as_deref()), ("Bob", "hello", Some("ding")));
+        assert_eq!(
+            (n.title.as_str(), n.body.as_str(), n.sound.as_deref()),
+            ("Bob", "hello", Some("ding"))
+        );
         assert_eq!(n.channel_id.as_deref(), Some("chat"));
         assert_eq!(n.thread_id.as_deref(), Some("c2c:bob"));
 
-        let mut group = message(MessageKind::Image, Destination::Group { group: "g1".into() }, json!({"url": "x"}));
+        let mut group = message(
+            MessageKind::Image,
+            Destination::Group { group: "g1".into() },
+            json!({"url": "x"}),
+        );
         group.group_name = Some("Hikers".into());
         let n = build_notification(&group, &cert(Vendor::Apns), user_sound(&group, &s));
-        assert_eq!((n.title.as_str(), n.body.as_str(), n.sound.as_deref()), ("Hikers", "[Image]", Some("dong")));
+        assert_eq!(
+            (n.title.as_str(), n.body.as_str(), n.sound.as_deref()),
+            ("Hikers", "[Image]", Some("dong"))
+        );
 
         let mut custom = c2c.clone();
         custom.push.title = Some("Custom title".into());
         custom.push.desc = Some("Custom body".into());
         custom.push.sound.ios = Some("none".into());
         let n = build_notification(&custom, &cert(Vendor::Apns), user_sound(&custom, &s));
-        assert_eq!((n.title.as_str(), n.body.as_str(), n.sound.as_deref()), ("Custom title", "Custom body", Some("none")));
+        assert_eq!(
+            (n.title.as_str(), n.body.as_str(), n.sound.as_deref()),
+            ("Custom title", "Custom body", Some("none"))
+        );
     }
 }

@@ -82,7 +82,10 @@ pub struct Target {
 impl Target {
     /// A target without a badge number.
     pub fn new(token: impl Into<String>) -> Self {
-        Self { token: token.into(), badge: None }
+        Self {
+            token: token.into(),
+            badge: None,
+        }
     }
 }
 
@@ -141,7 +144,10 @@ impl Outcome {
 
     /// A rejection before anything was sent.
     pub fn rejected(code: &str, reason: impl Into<String>) -> Self {
-        Outcome::Rejected { code: code.into(), reason: reason.into() }
+        Outcome::Rejected {
+            code: code.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -177,5 +183,9 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     fn max_batch(&self) -> usize;
     /// Sends one notification to targets (any number: the adapter splits at its batch limit)
     /// and returns one outcome per target, in order.
-    async fn send(&self, notification: &Notification, targets: &[Target]) -> Result<Vec<Outcome>, AdapterError>;
+    async fn send(
+        &self,
+        notification: &Notification,
+        targets: &[Target],
+    ) -> Result<Vec<Outcome>, AdapterError>;
 }

@@ -124,7 +124,11 @@ pub fn decide(input: &RouteInput<'_>) -> (Decision, Reason) {
         _ => {}
     }
     let foreground = input.connected && device.state == SessionState::Online;
-    let live = if input.connected { Decision::Live } else { Decision::Skip };
+    let live = if input.connected {
+        Decision::Live
+    } else {
+        Decision::Skip
+    };
     let no_push = |reason| (live, reason);
 
     let message = input.message;
@@ -161,7 +165,11 @@ pub fn decide(input: &RouteInput<'_>) -> (Decision, Reason) {
             return no_push(Reason::DoNotDisturb);
         }
     }
-    let decision = if input.connected { Decision::LiveAndPush } else { Decision::Push };
+    let decision = if input.connected {
+        Decision::LiveAndPush
+    } else {
+        Decision::Push
+    };
     (decision, Reason::Pushed)
 }
 
@@ -196,7 +204,11 @@ mod tests {
             device_id: "phone".into(),
             platform: Platform::Android,
             state,
-            binding: Some(PushBinding { certificate_id: 7, vendor: Vendor::Huawei, token: "t".into() }),
+            binding: Some(PushBinding {
+                certificate_id: 7,
+                vendor: Vendor::Huawei,
+                token: "t".into(),
+            }),
             badge: 0,
             updated_at: 0,
         }
@@ -219,9 +231,23 @@ mod tests {
         }
     }
 
-    fn run(m: &Message, d: &Device, connected: bool, c: Option<&Certificate>, s: &PushSettings) -> (Decision, Reason) {
+    fn run(
+        m: &Message,
+        d: &Device,
+        connected: bool,
+        c: Option<&Certificate>,
+        s: &PushSettings,
+    ) -> (Decision, Reason) {
         let now: jiff::Timestamp = "2026-01-01T15:30:00Z".parse().expect("time"); // 23:30 in Shanghai
-        decide(&RouteInput { message: m, device: d, connected, certificate: c, settings: s, conversation: "c2c:bob", now })
+        decide(&RouteInput {
+            message: m,
+            device: d,
+            connected,
+            certificate: c,
+            settings: s,
+            conversation: "c2c:bob",
+            now,
+        })
     }
 
     #[test]
@@ -229,27 +255,116 @@ mod tests {
         let text = message(MessageKind::Text);
         let settings = PushSettings::default();
         let c = cert();
-        assert_eq!(run(&text, &device(SessionState::Offline), false, Some(&c), &settings), (Decision::Push, Reason::Pushed));
-        assert_eq!(run(&text, &device(SessionState::Background), true, Some(&c), &settings), (Decision::LiveAndPush, Reason::Pushed));
-        assert_eq!(run(&text, &device(SessionState::Online), true, Some(&c), &settings), (Decision::Live, Reason::OnlineInForeground));
+        assert_eq!(
+            run(&text, &device(SessionState::Offline), false, Some(&c), &settings),
+            (Decision::Push, Reason::Pushed)
+        );
+        assert_eq!(
+            run(
+                &text,
+                &device(SessionState::Background),
+                true,
+                Some(&c),
+                &settings
+            ),
+            (Decision::LiveAndPush, Reason::Pushed)
+        );
+        assert_eq!(
+            run(&text, &device(SessionState::Online), true, Some(&c), &settings),
+            (Decision::Live, Reason::OnlineInForeground)
+        );
         // "online" in the store but no connection: the app died without saying so; push.
-        assert_eq!(run(&text, &device(SessionState::Online), false, Some(&c), &settings), (Decision::Push, Reason::Pushed));
-        assert_eq!(run(&text, &device(SessionState::LoggedOut), false, Some(&c), &settings), (Decision::Skip, Reason::LoggedOut));
-        assert_eq!(run(&text, &device(SessionState::Kicked), false, Some(&c), &settings), (Decision::Skip, Reason::Kicked));
-        assert_eq!(run(&message(MessageKind::System), &device(SessionState::Offline), false, Some(&c), &settings).1, Reason::SystemMessage);
-        assert_eq!(run(&message(MessageKind::Custom), &device(SessionState::Offline), false, Some(&c), &settings).1, Reason::CustomWithoutDesc);
+        assert_eq!(
+            run(&text, &device(SessionState::Online), false, Some(&c), &settings),
+            (Decision::Push, Reason::Pushed)
+        );
+        assert_eq!(
+            run(
+                &text,
+                &device(SessionState::LoggedOut),
+                false,
+                Some(&c),
+                &settings
+            ),
+            (Decision::Skip, Reason::LoggedOut)
+        );
+        assert_eq!(
+            run(&text, &device(SessionState::Kicked), false, Some(&c), &settings),
+            (Decision::Skip, Reason::Kicked)
+        );
+        assert_eq!(
+            run(
+                &message(MessageKind::System),
+                &device(SessionState::Offline),
+                false,
+                Some(&c),
+                &settings
+            )
+            .1,
+            Reason::SystemMessage
+        );
+        assert_eq!(
+            run(
+                &message(MessageKind::Custom),
+                &device(SessionState::Offline),
+                false,
+                Some(&c),
+                &settings
+            )
+            .1,
+            Reason::CustomWithoutDesc
+        );
         let mut custom = message(MessageKind::Custom);
         custom.push.desc = Some("You have a new order".into());
-        assert_eq!(run(&custom, &device(SessionState::Offline), false, Some(&c), &settings).1, Reason::Pushed);
+        assert_eq!(
+            run(
+                &custom,
+                &device(SessionState::Offline),
+                false,
+                Some(&c),
+                &settings
+            )
+            .1,
+            Reason::Pushed
+        );
         let mut disabled = message(MessageKind::Text);
         disabled.push.disabled = true;
-        assert_eq!(run(&disabled, &device(SessionState::Offline), false, Some(&c), &settings).1, Reason::PushDisabledByMessage);
+        assert_eq!(
+            run(
+                &disabled,
+                &device(SessionState::Offline),
+                false,
+                Some(&c),
+                &settings
+            )
+            .1,
+            Reason::PushDisabledByMessage
+        );
         let mut unbound = device(SessionState::Offline);
         unbound.binding = None;
-        assert_eq!(run(&text, &unbound, false, Some(&c), &settings).1, Reason::NoToken);
-        assert_eq!(run(&text, &device(SessionState::Offline), false, None, &settings).1, Reason::CertificateMissing);
-        let off = Certificate { enabled: false, ..cert() };
-        assert_eq!(run(&text, &device(SessionState::Offline), false, Some(&off), &settings).1, Reason::CertificateDisabled);
+        assert_eq!(
+            run(&text, &unbound, false, Some(&c), &settings).1,
+            Reason::NoToken
+        );
+        assert_eq!(
+            run(&text, &device(SessionState::Offline), false, None, &settings).1,
+            Reason::CertificateMissing
+        );
+        let off = Certificate {
+            enabled: false,
+            ..cert()
+        };
+        assert_eq!(
+            run(
+                &text,
+                &device(SessionState::Offline),
+                false,
+                Some(&off),
+                &settings
+            )
+            .1,
+            Reason::CertificateDisabled
+        );
     }
 
     #[test]
@@ -258,16 +373,32 @@ mod tests {
         let d = device(SessionState::Offline);
         let mut forced = message(MessageKind::Text);
         forced.push.force = true;
-        let muted = PushSettings { muted: vec!["c2c:bob".into()], ..PushSettings::default() };
-        assert_eq!(run(&message(MessageKind::Text), &d, false, Some(&c), &muted).1, Reason::ConversationMuted);
-        assert_eq!(run(&forced, &d, false, Some(&c), &muted).1, Reason::Pushed);
-        let dnd = PushSettings {
-            dnd: Some(DoNotDisturb { start: "22:00".into(), end: "07:00".into(), time_zone: "Asia/Shanghai".into() }),
+        let muted = PushSettings {
+            muted: vec!["c2c:bob".into()],
             ..PushSettings::default()
         };
-        assert_eq!(run(&message(MessageKind::Text), &d, false, Some(&c), &dnd).1, Reason::DoNotDisturb);
+        assert_eq!(
+            run(&message(MessageKind::Text), &d, false, Some(&c), &muted).1,
+            Reason::ConversationMuted
+        );
+        assert_eq!(run(&forced, &d, false, Some(&c), &muted).1, Reason::Pushed);
+        let dnd = PushSettings {
+            dnd: Some(DoNotDisturb {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                time_zone: "Asia/Shanghai".into(),
+            }),
+            ..PushSettings::default()
+        };
+        assert_eq!(
+            run(&message(MessageKind::Text), &d, false, Some(&c), &dnd).1,
+            Reason::DoNotDisturb
+        );
         assert_eq!(run(&forced, &d, false, Some(&c), &dnd).1, Reason::Pushed);
-        let off = PushSettings { enabled: false, ..PushSettings::default() };
+        let off = PushSettings {
+            enabled: false,
+            ..PushSettings::default()
+        };
         assert_eq!(run(&forced, &d, false, Some(&c), &off).1, Reason::DisabledByUser);
     }
 }

@@ -6,15 +6,15 @@
 //! - secret values (app secrets, certificate secret fields) are sealed before they are written;
 //! - every method is scoped to one app: no method can read or change another app's rows.
 
+use crate::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, JobResult, PushJob};
+use crate::message::Message;
 use crate::{
     App, Certificate, Device, Group, NewCertificate, Platform, PushSettings, Secret, SessionState, User,
     Vendor,
 };
-use crate::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, JobResult, PushJob};
-use crate::message::Message;
-use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -240,7 +240,13 @@ pub trait MessageStore: Send + Sync {
     /// One message.
     async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message>;
     /// A user's inbox after `after`, oldest first, at most `limit` entries.
-    async fn inbox_after(&self, app: &str, user: &str, after: i64, limit: u32) -> StoreResult<Vec<(i64, Message)>>;
+    async fn inbox_after(
+        &self,
+        app: &str,
+        user: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, Message)>>;
     /// Records that a device received everything up to `seq`.
     async fn ack(&self, app: &str, user: &str, device: &str, seq: i64) -> StoreResult<()>;
     /// The last sequence number a device acknowledged.
@@ -248,7 +254,13 @@ pub trait MessageStore: Send + Sync {
     /// Delivery records of a message.
     async fn message_deliveries(&self, app: &str, message: &str) -> StoreResult<Vec<DeliveryRecord>>;
     /// The latest delivery records of a device, newest first.
-    async fn device_deliveries(&self, app: &str, user: &str, device: &str, limit: u32) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn device_deliveries(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>>;
     /// Delivery counts per vendor and state.
     async fn delivery_counts(&self, app: &str) -> StoreResult<Vec<(Vendor, DeliveryState, i64)>>;
 }
@@ -272,6 +284,13 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: MetaStore + AppStore + CertificateStore + UserStore + DeviceStore + GroupStore + MessageStore + JobQueue
+    T: MetaStore
+        + AppStore
+        + CertificateStore
+        + UserStore
+        + DeviceStore
+        + GroupStore
+        + MessageStore
+        + JobQueue
 {
 }

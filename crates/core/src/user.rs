@@ -76,13 +76,13 @@ impl PushSettings {
     /// Checks every field; returns the first rule broken.
     pub fn validate(&self) -> Result<(), Invalid> {
         for (field, sound) in [("c2c_sound", &self.c2c_sound), ("group_sound", &self.group_sound)] {
-            if let Some(sound) = sound {
-                if sound.is_empty() || sound.len() > MAX_SOUND_LEN {
-                    return Err(Invalid::field(
-                        field,
-                        format!("must be 1 to {MAX_SOUND_LEN} bytes, or null for the default sound"),
-                    ));
-                }
+            if let Some(sound) = sound
+                && (sound.is_empty() || sound.len() > MAX_SOUND_LEN)
+            {
+                return Err(Invalid::field(
+                    field,
+                    format!("must be 1 to {MAX_SOUND_LEN} bytes, or null for the default sound"),
+                ));
             }
         }
         if let Some(dnd) = &self.dnd {

@@ -12,11 +12,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub type AdapterFactory =
     Arc<dyn Fn(&Certificate, &Map<String, Value>) -> Result<Arc<dyn Adapter>, AdapterError> + Send + Sync>;
 
+/// Adapters by (app, certificate id), with the certificate version they were built from.
+type AdapterCache = HashMap<(String, i64), (i64, Arc<dyn Adapter>)>;
+
 /// Cached adapters keyed by (app, certificate id).
 #[derive(Clone)]
 pub struct AdapterRegistry {
     factory: AdapterFactory,
-    cache: Arc<Mutex<HashMap<(String, i64), (i64, Arc<dyn Adapter>)>>>,
+    cache: Arc<Mutex<AdapterCache>>,
 }
 
 impl std::fmt::Debug for AdapterRegistry {
@@ -39,17 +42,29 @@ pub enum RegistryError {
 impl AdapterRegistry {
     /// A registry building adapters with `factory`.
     pub fn new(factory: AdapterFactory) -> Self {
-        Self { factory, cache: Arc::default() }
+        Self {
+            factory,
+            cache: Arc::default(),
+        }
     }
 
     /// The adapter for a certificate as it is stored now.
-    pub async fn get(&self, store: &dyn Store, app: &str, certificate_id: i64) -> Result<(Certificate, Arc<dyn Adapter>), RegistryError> {
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        app: &str,
+        certificate_id: i64,
+    ) -> Result<(Certificate, Arc<dyn Adapter>), RegistryError> {
         let cert = store.get_certificate(app, certificate_id).await?;
         let key = (app.to_string(), certificate_id);
-        if let Some((version, adapter)) = self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
-            if *version == cert.updated_at {
-                return Ok((cert, adapter.clone()));
-            }
+        if let Some((version, adapter)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            && *version == cert.updated_at
+        {
+            return Ok((cert, adapter.clone()));
         }
         let secrets = store.certificate_secrets(app, certificate_id).await?;
         let adapter = (self.factory)(&cert, secrets.expose())?;

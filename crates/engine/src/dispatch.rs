@@ -33,7 +33,13 @@ pub struct DispatchConfig {
 
 impl Default for DispatchConfig {
     fn default() -> Self {
-        Self { workers: 2, batch: 2000, lease_ms: 60_000, concurrency: 64, idle_poll: Duration::from_millis(500) }
+        Self {
+            workers: 2,
+            batch: 2000,
+            lease_ms: 60_000,
+            concurrency: 64,
+            idle_poll: Duration::from_millis(500),
+        }
     }
 }
 
@@ -48,17 +54,32 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Dispatcher")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 /// Jobs that go out in one adapter call.
 type GroupKey = (String, String, i64, Option<String>);
 
+/// Messages loaded during one batch, by (app, message id).
+type MessageCache = tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>;
+
 impl Dispatcher {
     /// A dispatcher over a store's queue.
-    pub fn new(store: Arc<dyn Store>, registry: AdapterRegistry, wake: Arc<Notify>, config: DispatchConfig) -> Self {
-        Self { store, registry, wake, config }
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: AdapterRegistry,
+        wake: Arc<Notify>,
+        config: DispatchConfig,
+    ) -> Self {
+        Self {
+            store,
+            registry,
+            wake,
+            config,
+        }
     }
 
     /// Starts the worker loops; they stop when `shutdown` turns true.
@@ -89,7 +110,8 @@ impl Dispatcher {
                 continue;
             }
             let sleep = match self.store.next_due().await {
-                Ok(Some(due)) => Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0)).min(self.config.idle_poll),
+                Ok(Some(due)) => Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0))
+                    .min(self.config.idle_poll),
                 _ => self.config.idle_poll,
             };
             tokio::select! {
@@ -102,7 +124,10 @@ impl Dispatcher {
 
     /// Claims one batch of due jobs and sends them; returns how many were handled.
     pub async fn run_once(&self) -> Result<usize, herald_core::StoreError> {
-        let jobs = self.store.claim_jobs(self.config.batch, self.config.lease_ms).await?;
+        let jobs = self
+            .store
+            .claim_jobs(self.config.batch, self.config.lease_ms)
+            .await?;
         let n = jobs.len();
         if n > 0 {
             let results = self.send_jobs(jobs).await;
@@ -115,11 +140,16 @@ impl Dispatcher {
         let mut groups: HashMap<GroupKey, Vec<PushJob>> = HashMap::new();
         for job in jobs {
             groups
-                .entry((job.app_id.clone(), job.message_id.clone(), job.certificate_id, job.sound.clone()))
+                .entry((
+                    job.app_id.clone(),
+                    job.message_id.clone(),
+                    job.certificate_id,
+                    job.sound.clone(),
+                ))
                 .or_default()
                 .push(job);
         }
-        let messages: Arc<tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>> = Arc::default();
+        let messages: Arc<MessageCache> = Arc::default();
         futures::stream::iter(groups)
             .map(|(key, jobs)| {
                 let messages = messages.clone();
@@ -135,7 +165,7 @@ impl Dispatcher {
         &self,
         app: &str,
         id: &str,
-        cache: &tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>,
+        cache: &MessageCache,
     ) -> Result<Arc<Message>, herald_core::StoreError> {
         let key = (app.to_string(), id.to_string());
         if let Some(found) = cache.lock().await.get(&key) {
@@ -150,43 +180,69 @@ impl Dispatcher {
         &self,
         (app, message_id, certificate_id, sound): GroupKey,
         jobs: Vec<PushJob>,
-        cache: Arc<tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>>,
+        cache: Arc<MessageCache>,
     ) -> Vec<JobResult> {
         let now = now_millis();
         let (live, stale): (Vec<PushJob>, Vec<PushJob>) = jobs.into_iter().partition(|j| j.expires_at > now);
-        let mut results: Vec<JobResult> =
-            stale.iter().map(|j| final_result(j, DeliveryState::Expired, "expired", Some("ttl_elapsed".into()), 0)).collect();
+        let mut results: Vec<JobResult> = stale
+            .iter()
+            .map(|j| {
+                final_result(
+                    j,
+                    DeliveryState::Expired,
+                    "expired",
+                    Some("ttl_elapsed".into()),
+                    0,
+                )
+            })
+            .collect();
         if live.is_empty() {
             return results;
         }
         let message = match self.message(&app, &message_id, &cache).await {
             Ok(message) => message,
             Err(error) => {
-                results.extend(live.iter().map(|j| final_result(j, DeliveryState::Rejected, "rejected", Some(error.to_string()), 0)));
+                results.extend(live.iter().map(|j| {
+                    final_result(j, DeliveryState::Rejected, "rejected", Some(error.to_string()), 0)
+                }));
                 return results;
             }
         };
         let (cert, adapter) = match self.registry.get(self.store.as_ref(), &app, certificate_id).await {
             Ok(found) => found,
             Err(RegistryError::Store(herald_core::StoreError::NotFound { .. })) => {
-                results.extend(live.iter().map(|j| final_result(j, DeliveryState::Rejected, "rejected", Some("certificate_missing".into()), 0)));
+                results.extend(live.iter().map(|j| {
+                    final_result(
+                        j,
+                        DeliveryState::Rejected,
+                        "rejected",
+                        Some("certificate_missing".into()),
+                        0,
+                    )
+                }));
                 return results;
             }
             Err(error) => {
-                results.extend(live.iter().map(|j| final_result(j, DeliveryState::Rejected, "rejected", Some(error.to_string()), 0)));
+                results.extend(live.iter().map(|j| {
+                    final_result(j, DeliveryState::Rejected, "rejected", Some(error.to_string()), 0)
+                }));
                 return results;
             }
         };
         let notification = build_notification(&message, &cert, sound.as_deref());
         let targets: Vec<Target> = live
             .iter()
-            .map(|j| Target { token: j.token.clone(), badge: u32::try_from(j.badge).ok() })
+            .map(|j| Target {
+                token: j.token.clone(),
+                badge: u32::try_from(j.badge).ok(),
+            })
             .collect();
         let started = Instant::now();
         let sent = adapter.send(&notification, &targets).await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let vendor = cert.vendor.as_str();
-        metrics::histogram!("herald_push_request_seconds", "vendor" => vendor).record(started.elapsed().as_secs_f64());
+        metrics::histogram!("herald_push_request_seconds", "vendor" => vendor)
+            .record(started.elapsed().as_secs_f64());
         match sent {
             Ok(outcomes) => {
                 for (job, outcome) in live.iter().zip(outcomes) {
@@ -202,7 +258,10 @@ impl Dispatcher {
                 tracing::warn!(vendor, %error, "Push request failed; will retry.");
                 metrics::counter!("herald_push_outcomes_total", "vendor" => vendor, "outcome" => "transport_error")
                     .increment(live.len() as u64);
-                let outcome = Outcome::Retry { after: None, reason: error.to_string() };
+                let outcome = Outcome::Retry {
+                    after: None,
+                    reason: error.to_string(),
+                };
                 results.extend(live.iter().map(|j| {
                     let mut r = result_for(j, &outcome, latency_ms);
                     r.attempt.outcome = "transport_error".into();
@@ -215,11 +274,29 @@ impl Dispatcher {
 }
 
 fn attempt(outcome: &str, code: Option<String>, latency_ms: u64) -> Attempt {
-    Attempt { at: now_millis(), outcome: outcome.into(), code, latency_ms }
+    Attempt {
+        at: now_millis(),
+        outcome: outcome.into(),
+        code,
+        latency_ms,
+    }
 }
 
-fn final_result(job: &PushJob, state: DeliveryState, outcome: &str, code: Option<String>, latency_ms: u64) -> JobResult {
-    JobResult { id: job.id, state, not_before: None, attempt: attempt(outcome, code, latency_ms), vendor_msg_id: None, unbind: None }
+fn final_result(
+    job: &PushJob,
+    state: DeliveryState,
+    outcome: &str,
+    code: Option<String>,
+    latency_ms: u64,
+) -> JobResult {
+    JobResult {
+        id: job.id,
+        state,
+        not_before: None,
+        attempt: attempt(outcome, code, latency_ms),
+        vendor_msg_id: None,
+        unbind: None,
+    }
 }
 
 /// Maps one vendor outcome to the job's next state.
@@ -252,18 +329,38 @@ fn result_for(job: &PushJob, outcome: &Outcome, latency_ms: u64) -> JobResult {
         },
         Outcome::InvalidToken { reason } => JobResult {
             unbind: Some((job.app_id.clone(), job.user_id.clone(), job.device_id.clone())),
-            ..final_result(job, DeliveryState::InvalidToken, "invalid_token", Some(reason.clone()), latency_ms)
+            ..final_result(
+                job,
+                DeliveryState::InvalidToken,
+                "invalid_token",
+                Some(reason.clone()),
+                latency_ms,
+            )
         },
         Outcome::Retry { after, reason } => retry(*after, reason.clone()),
         // The adapter already refreshed once; a credential that keeps failing is a
         // configuration problem, but a few spaced retries cover a vendor-side hiccup.
         Outcome::AuthExpired { reason } if attempts < 3 => retry(None, reason.clone()),
-        Outcome::AuthExpired { reason } => final_result(job, DeliveryState::Rejected, "auth_expired", Some(reason.clone()), latency_ms),
-        Outcome::QuotaExceeded { reason } => {
-            final_result(job, DeliveryState::QuotaExceeded, "quota_exceeded", Some(reason.clone()), latency_ms)
-        }
-        Outcome::Rejected { code, reason } => {
-            final_result(job, DeliveryState::Rejected, "rejected", Some(format!("{code}: {reason}")), latency_ms)
-        }
+        Outcome::AuthExpired { reason } => final_result(
+            job,
+            DeliveryState::Rejected,
+            "auth_expired",
+            Some(reason.clone()),
+            latency_ms,
+        ),
+        Outcome::QuotaExceeded { reason } => final_result(
+            job,
+            DeliveryState::QuotaExceeded,
+            "quota_exceeded",
+            Some(reason.clone()),
+            latency_ms,
+        ),
+        Outcome::Rejected { code, reason } => final_result(
+            job,
+            DeliveryState::Rejected,
+            "rejected",
+            Some(format!("{code}: {reason}")),
+            latency_ms,
+        ),
     }
 }

@@ -100,15 +100,28 @@ impl Messenger {
         let (recipient_ids, group_name) = match &out.to {
             Destination::C2c { to } => {
                 store.get_user(&out.app, to).await?;
-                (if *to == out.from { Vec::new() } else { vec![to.clone()] }, None)
+                (
+                    if *to == out.from {
+                        Vec::new()
+                    } else {
+                        vec![to.clone()]
+                    },
+                    None,
+                )
             }
             Destination::Group { group } => {
                 let members = store.group_members(&out.app, group).await?;
                 if !members.contains(&out.from) {
-                    return Err(SendError::NotAMember { user: out.from.clone(), group: group.clone() });
+                    return Err(SendError::NotAMember {
+                        user: out.from.clone(),
+                        group: group.clone(),
+                    });
                 }
                 let name = store.group_name(&out.app, group).await?;
-                (members.into_iter().filter(|m| *m != out.from).collect(), Some(name))
+                (
+                    members.into_iter().filter(|m| *m != out.from).collect(),
+                    Some(name),
+                )
             }
         };
         let now = now_millis();
@@ -126,8 +139,12 @@ impl Messenger {
             created_at: now,
         };
         let recipients = store.recipients(&out.app, &recipient_ids).await?;
-        let certificates: HashMap<i64, herald_core::Certificate> =
-            store.list_certificates(&out.app).await?.into_iter().map(|c| (c.id, c)).collect();
+        let certificates: HashMap<i64, herald_core::Certificate> = store
+            .list_certificates(&out.app)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
         let conversation = message.to.conversation_for_recipient(&message.from);
         let at = jiff::Timestamp::now();
         let expires_at = now + i64::from(message.push.ttl()) * 1000;
@@ -135,8 +152,13 @@ impl Messenger {
         for recipient in &recipients {
             let sound = user_sound(&message, &recipient.settings).map(str::to_string);
             for device in &recipient.devices {
-                let connected = self.hub.is_connected(&DeviceKey::new(&out.app, &device.user_id, &device.device_id));
-                let certificate = device.binding.as_ref().and_then(|b| certificates.get(&b.certificate_id));
+                let connected =
+                    self.hub
+                        .is_connected(&DeviceKey::new(&out.app, &device.user_id, &device.device_id));
+                let certificate = device
+                    .binding
+                    .as_ref()
+                    .and_then(|b| certificates.get(&b.certificate_id));
                 let (decision, reason) = decide(&RouteInput {
                     message: &message,
                     device,
@@ -203,6 +225,9 @@ impl Messenger {
 
     fn deliver_live(&self, message: &Message, user: &str, device: &str, seq: i64) {
         let frame = serde_json::json!({"type": "message", "seq": seq, "message": message.client_view(user)});
-        self.hub.signal(&DeviceKey::new(&message.app_id, user, device), SessionSignal::Frame(frame.to_string()));
+        self.hub.signal(
+            &DeviceKey::new(&message.app_id, user, device),
+            SessionSignal::Frame(frame.to_string()),
+        );
     }
 }

@@ -4,8 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use herald_core::Vendor;
-use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 pub struct CredentialError(String);
 
 /// Everything the emulators check signatures and secrets against.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     /// iOS bundle id (APNs topic) and Android package of the demo app.
     pub bundle_id: String,
@@ -72,13 +72,24 @@ pub struct Credentials {
 impl Credentials {
     /// Credentials built on the given keys: an APNs .p8 PEM, an FCM RSA PKCS#8 PEM and a VAPID
     /// private key (base64url). The other vendors' secrets are fixed sandbox values.
-    pub fn from_keys(apns_p8_pem: &str, fcm_rsa_pem: &str, vapid_private_b64: &str) -> Result<Self, CredentialError> {
+    pub fn from_keys(
+        apns_p8_pem: &str,
+        fcm_rsa_pem: &str,
+        vapid_private_b64: &str,
+    ) -> Result<Self, CredentialError> {
         let bad = |what: &str, e: &dyn std::fmt::Display| CredentialError(format!("{what}: {e}"));
         let apns = p256::SecretKey::from_pkcs8_pem(apns_p8_pem.trim()).map_err(|e| bad("APNs key", &e))?;
-        let apns_public = apns.public_key().to_public_key_pem(LineEnding::LF).map_err(|e| bad("APNs key", &e))?;
+        let apns_public = apns
+            .public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| bad("APNs key", &e))?;
         let fcm = rsa::RsaPrivateKey::from_pkcs8_pem(fcm_rsa_pem.trim()).map_err(|e| bad("FCM key", &e))?;
-        let fcm_public = rsa::RsaPublicKey::from(&fcm).to_public_key_pem(LineEnding::LF).map_err(|e| bad("FCM key", &e))?;
-        let vapid_bytes = URL_SAFE_NO_PAD.decode(vapid_private_b64.trim()).map_err(|e| bad("VAPID key", &e))?;
+        let fcm_public = rsa::RsaPublicKey::from(&fcm)
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| bad("FCM key", &e))?;
+        let vapid_bytes = URL_SAFE_NO_PAD
+            .decode(vapid_private_b64.trim())
+            .map_err(|e| bad("VAPID key", &e))?;
         let vapid = p256::SecretKey::from_slice(&vapid_bytes).map_err(|e| bad("VAPID key", &e))?;
         let vapid_public = URL_SAFE_NO_PAD.encode(vapid.public_key().to_encoded_point(false).as_bytes());
         Ok(Self {
@@ -114,9 +125,13 @@ impl Credentials {
     pub fn generate() -> Result<Self, CredentialError> {
         let mut rng = rand::thread_rng();
         let apns = p256::SecretKey::random(&mut rng);
-        let apns_pem = apns.to_pkcs8_pem(LineEnding::LF).map_err(|e| CredentialError(e.to_string()))?;
+        let apns_pem = apns
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| CredentialError(e.to_string()))?;
         let fcm = rsa::RsaPrivateKey::new(&mut rng, 2048).map_err(|e| CredentialError(e.to_string()))?;
-        let fcm_pem = fcm.to_pkcs8_pem(LineEnding::LF).map_err(|e| CredentialError(e.to_string()))?;
+        let fcm_pem = fcm
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| CredentialError(e.to_string()))?;
         let vapid = p256::SecretKey::random(&mut rng);
         let vapid_b64 = URL_SAFE_NO_PAD.encode(vapid.to_bytes());
         Self::from_keys(&apns_pem, &fcm_pem, &vapid_b64)

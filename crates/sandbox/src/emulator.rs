@@ -18,13 +18,20 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), SandboxError> {
-    let listener = TcpListener::bind(addr).await.map_err(|source| SandboxError::Bind { addr, source })?;
-    let local = listener.local_addr().map_err(|source| SandboxError::Bind { addr, source })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| SandboxError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| SandboxError::Bind { addr, source })?;
     Ok((listener, local))
 }
 
 /// Serves a router over plain HTTP (HTTP/1.1 and h2c).
-pub(crate) async fn serve_plain(addr: SocketAddr, router: Router) -> Result<(String, JoinHandle<()>), SandboxError> {
+pub(crate) async fn serve_plain(
+    addr: SocketAddr,
+    router: Router,
+) -> Result<(String, JoinHandle<()>), SandboxError> {
     let (listener, local) = bind(addr).await?;
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
@@ -42,11 +49,15 @@ pub(crate) async fn serve_tls(
     let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config.clone());
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let acceptor = acceptor.clone();
             let router = router.clone();
             tokio::spawn(async move {
-                let Ok(tls_stream) = acceptor.accept(stream).await else { return };
+                let Ok(tls_stream) = acceptor.accept(stream).await else {
+                    return;
+                };
                 let service = hyper_util::service::TowerToHyperService::new(router);
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls_stream), service)
@@ -70,22 +81,34 @@ async fn log(vendor: Vendor, state: Arc<SandboxState>, request: Request, next: N
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
     let headers = parts
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     state.log_request(
         vendor,
         LoggedRequest {
             method: parts.method.to_string(),
-            path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
             headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         },
     );
-    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Parses an `application/x-www-form-urlencoded` body.
@@ -97,12 +120,17 @@ pub(crate) fn form(body: &Bytes) -> BTreeMap<String, String> {
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("authorization")?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
 }
 
 /// A header as text.
 pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// Takes the fault for this request; sleeps through a `Slow` fault and returns the rest.

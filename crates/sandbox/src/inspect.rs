@@ -20,7 +20,8 @@ pub(crate) fn router(state: Arc<SandboxState>) -> Router {
 }
 
 fn vendor(name: &str) -> Result<Vendor, (StatusCode, String)> {
-    name.parse().map_err(|e: herald_core::vendor::UnknownVendor| (StatusCode::NOT_FOUND, e.to_string()))
+    name.parse()
+        .map_err(|e: herald_core::vendor::UnknownVendor| (StatusCode::NOT_FOUND, e.to_string()))
 }
 
 async fn stats(State(state): State<Arc<SandboxState>>) -> Json<serde_json::Value> {

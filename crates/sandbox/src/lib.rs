@@ -11,7 +11,15 @@ mod inspect;
 pub mod state;
 mod tls;
 
+mod apns;
+mod fcm;
+mod honor;
 mod huawei;
+mod meizu;
+mod oppo;
+mod vivo;
+mod webpush;
+mod xiaomi;
 
 pub use credentials::Credentials;
 pub use state::{Delivered, Fault, FaultKind, LoggedRequest, SandboxState, VendorCounters};
@@ -21,6 +29,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::task::JoinHandle;
+
+/// Builds one emulator's routes.
+type RouterFn = fn(Arc<SandboxState>) -> axum::Router;
 
 /// How to start the sandbox.
 #[derive(Debug, Clone)]
@@ -35,12 +46,22 @@ pub struct SandboxOptions {
     pub ip: IpAddr,
     /// Port of the first emulator; 0 = ephemeral ports everywhere.
     pub base_port: u16,
+    /// The CA's private key (PEM) to reuse, so a CA trusted before stays trusted across
+    /// restarts; None = a new CA.
+    pub ca_key_pem: Option<String>,
 }
 
 impl SandboxOptions {
     /// Loopback, ephemeral ports, recording on, console off.
     pub fn new(credentials: Credentials) -> Self {
-        Self { credentials, console: false, record: true, ip: IpAddr::V4(Ipv4Addr::LOCALHOST), base_port: 0 }
+        Self {
+            credentials,
+            console: false,
+            record: true,
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            base_port: 0,
+            ca_key_pem: None,
+        }
     }
 }
 
@@ -69,6 +90,8 @@ pub struct Sandbox {
     pub inspect_url: String,
     /// The CA that signed the APNs emulator's certificate (PEM): trust it to talk to APNs.
     pub ca_pem: String,
+    /// The CA's private key (PEM), to pass back in `SandboxOptions::ca_key_pem` next time.
+    pub ca_key_pem: String,
     /// Shared state (faults, inboxes, counters).
     pub state: Arc<SandboxState>,
     tasks: Vec<JoinHandle<()>>,
@@ -85,8 +108,12 @@ impl Drop for Sandbox {
 impl Sandbox {
     /// Starts every emulator and the inspection API.
     pub async fn start(options: SandboxOptions) -> Result<Self, SandboxError> {
-        let state = Arc::new(SandboxState::new(options.credentials.clone(), options.console, options.record));
-        let tls = tls::SandboxTls::generate().map_err(SandboxError::Tls)?;
+        let state = Arc::new(SandboxState::new(
+            options.credentials.clone(),
+            options.console,
+            options.record,
+        ));
+        let tls = tls::SandboxTls::generate(options.ca_key_pem.as_deref()).map_err(SandboxError::Tls)?;
         let mut urls = BTreeMap::new();
         let mut tasks = Vec::new();
         let mut port = options.base_port;
@@ -97,16 +124,41 @@ impl Sandbox {
             }
             addr
         };
-        let plain: [(Vendor, fn(Arc<SandboxState>) -> axum::Router); 1] = [(Vendor::Huawei, huawei::router)];
+        // Vendors served over plain HTTP on loopback (one port each, same paths as the vendor).
+        let plain: Vec<(Vendor, RouterFn)> = vec![
+            (Vendor::Huawei, huawei::router),
+            (Vendor::Fcm, fcm::router),
+            (Vendor::Honor, honor::router),
+            (Vendor::Xiaomi, xiaomi::router),
+            (Vendor::Oppo, oppo::router),
+            (Vendor::Vivo, vivo::router),
+            (Vendor::Meizu, meizu::router),
+            (Vendor::Webpush, webpush::router),
+        ];
         for (vendor, router) in plain {
-            let (url, task) = emulator::serve_plain(next_addr(), emulator::with_log(vendor, router(state.clone()), state.clone())).await?;
+            let (url, task) = emulator::serve_plain(
+                next_addr(),
+                emulator::with_log(vendor, router(state.clone()), state.clone()),
+            )
+            .await?;
             urls.insert(vendor, url);
             tasks.push(task);
         }
+        // APNs speaks HTTP/2 over TLS only, under the sandbox CA.
+        let apns_router = emulator::with_log(Vendor::Apns, apns::router(state.clone()), state.clone());
+        let (url, task) = emulator::serve_tls(next_addr(), apns_router, &tls).await?;
+        urls.insert(Vendor::Apns, url);
+        tasks.push(task);
         let (inspect_url, task) = emulator::serve_plain(next_addr(), inspect::router(state.clone())).await?;
         tasks.push(task);
-        let _ = &tls;
-        Ok(Self { urls, inspect_url, ca_pem: tls.ca_pem.clone(), state, tasks })
+        Ok(Self {
+            urls,
+            inspect_url,
+            ca_pem: tls.ca_pem.clone(),
+            ca_key_pem: tls.ca_key_pem.clone(),
+            state,
+            tasks,
+        })
     }
 
     /// The URL of one vendor's emulator.

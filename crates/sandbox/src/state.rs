@@ -151,7 +151,9 @@ impl SandboxState {
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Issues an access token for a vendor.
@@ -160,7 +162,13 @@ impl SandboxState {
         inner.next_token += 1;
         let random: u64 = rand::random();
         let token = format!("{}-{:x}{:016x}", vendor.as_str(), inner.next_token, random);
-        inner.issued.insert(token.clone(), IssuedToken { vendor, expires: Instant::now() + self.token_lifetime });
+        inner.issued.insert(
+            token.clone(),
+            IssuedToken {
+                vendor,
+                expires: Instant::now() + self.token_lifetime,
+            },
+        );
         (token, self.token_lifetime.as_secs())
     }
 
@@ -249,7 +257,10 @@ impl SandboxState {
         let mut inner = self.inner();
         inner.counters.entry(delivered.vendor).or_default().delivered += 1;
         if self.record {
-            let inbox = inner.inbox.entry((delivered.vendor, delivered.token.clone())).or_default();
+            let inbox = inner
+                .inbox
+                .entry((delivered.vendor, delivered.token.clone()))
+                .or_default();
             if inbox.len() == INBOX_PER_TOKEN {
                 inbox.pop_front();
             }
@@ -259,12 +270,20 @@ impl SandboxState {
 
     /// What a token received, oldest first.
     pub fn inbox(&self, vendor: Vendor, token: &str) -> Vec<Delivered> {
-        self.inner().inbox.get(&(vendor, token.to_string())).map(|q| q.iter().cloned().collect()).unwrap_or_default()
+        self.inner()
+            .inbox
+            .get(&(vendor, token.to_string()))
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Raw requests a vendor received, oldest first.
     pub fn requests(&self, vendor: Vendor) -> Vec<LoggedRequest> {
-        self.inner().requests.get(&vendor).map(|q| q.iter().cloned().collect()).unwrap_or_default()
+        self.inner()
+            .requests
+            .get(&vendor)
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Counters per vendor.
@@ -283,7 +302,11 @@ impl SandboxState {
 }
 
 fn short(token: &str) -> String {
-    if token.len() > 14 { format!("{}…", &token[..12]) } else { token.to_string() }
+    if token.len() > 14 {
+        format!("{}…", &token[..12])
+    } else {
+        token.to_string()
+    }
 }
 
 /// Tokens that start with this are unknown to every emulator: an easy way to exercise the

@@ -9,6 +9,7 @@ use std::sync::Arc;
 /// The CA and the server configuration built on it.
 pub(crate) struct SandboxTls {
     pub(crate) ca_pem: String,
+    pub(crate) ca_key_pem: String,
     pub(crate) server_config: Arc<rustls::ServerConfig>,
 }
 
@@ -19,22 +20,36 @@ impl std::fmt::Debug for SandboxTls {
 }
 
 impl SandboxTls {
-    pub(crate) fn generate() -> Result<Self, String> {
+    /// A CA (new, or rebuilt on a kept key: the same key and name verify the same chains)
+    /// and a fresh server certificate signed by it.
+    pub(crate) fn generate(ca_key_pem: Option<&str>) -> Result<Self, String> {
         let err = |e: rcgen::Error| e.to_string();
-        let ca_key = KeyPair::generate().map_err(err)?;
+        let ca_key = match ca_key_pem {
+            Some(pem) => KeyPair::from_pem(pem).map_err(err)?,
+            None => KeyPair::generate().map_err(err)?,
+        };
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-        ca_params.distinguished_name.push(DnType::CommonName, "Herald sandbox CA");
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Herald sandbox CA");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
 
         let leaf_key = KeyPair::generate().map_err(err)?;
         let mut leaf_params = CertificateParams::new(vec!["localhost".to_string()]).map_err(err)?;
-        leaf_params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
-        leaf_params.distinguished_name.push(DnType::CommonName, "Herald sandbox");
+        leaf_params
+            .subject_alt_names
+            .push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "Herald sandbox");
         let leaf = leaf_params.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(err)?;
 
-        let chain = vec![CertificateDer::from(leaf.der().to_vec()), CertificateDer::from(ca_cert.der().to_vec())];
+        let chain = vec![
+            CertificateDer::from(leaf.der().to_vec()),
+            CertificateDer::from(ca_cert.der().to_vec()),
+        ];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -44,6 +59,10 @@ impl SandboxTls {
             .with_single_cert(chain, key)
             .map_err(|e| e.to_string())?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(Self { ca_pem: ca_cert.pem(), server_config: Arc::new(config) })
+        Ok(Self {
+            ca_pem: ca_cert.pem(),
+            ca_key_pem: ca_key.serialize_pem(),
+            server_config: Arc::new(config),
+        })
     }
 }

@@ -5,8 +5,8 @@ use crate::auth::{random_credential, token_hash};
 use crate::config::Config;
 use crate::state::AppState;
 use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, PresenceHub};
-use herald_vendors::http::{Http, HttpOptions};
 use herald_store::MASTER_KEY_LEN;
+use herald_vendors::http::{Http, HttpOptions};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -73,15 +73,22 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
     let mut http_options = HttpOptions::default();
     if !config.trusted_ca_file.is_empty() {
         let path = Path::new(&config.trusted_ca_file);
-        http_options.extra_roots_pem.push(std::fs::read(path).map_err(io(path))?);
+        http_options
+            .extra_roots_pem
+            .push(std::fs::read(path).map_err(io(path))?);
     }
     let http = Http::new(&http_options)?;
-    let registry = AdapterRegistry::new(Arc::new(move |cert, secrets| herald_vendors::build_adapter(cert, secrets, &http)));
+    let registry = AdapterRegistry::new(Arc::new(move |cert, secrets| {
+        herald_vendors::build_adapter(cert, secrets, &http)
+    }));
     let hub = PresenceHub::new();
     let wake = Arc::new(tokio::sync::Notify::new());
     let messenger = Messenger::new(store.clone(), hub.clone(), wake.clone());
-    let dispatch = DispatchConfig { workers: config.dispatch_workers, ..DispatchConfig::default() };
-    let dispatcher = Dispatcher::new(store.clone(), registry, wake, dispatch);
+    let dispatch = DispatchConfig {
+        workers: config.dispatch_workers,
+        ..DispatchConfig::default()
+    };
+    let dispatcher = Dispatcher::new(store.clone(), registry.clone(), wake, dispatch);
     let state = AppState {
         store,
         hub,
@@ -90,6 +97,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         config: Arc::new(config),
         messenger,
         dispatcher,
+        adapters: registry,
     };
     Ok(Prepared {
         state,

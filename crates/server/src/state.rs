@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use herald_core::Store;
-use herald_engine::{Dispatcher, Messenger, PresenceHub};
+use herald_engine::{AdapterRegistry, Dispatcher, Messenger, PresenceHub};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub struct AppState {
     pub messenger: Messenger,
     /// Sends queued pushes; started by `run`.
     pub dispatcher: Dispatcher,
+    /// The adapters of every certificate (shared with the dispatchers).
+    pub adapters: AdapterRegistry,
 }
 
 impl std::fmt::Debug for AppState {

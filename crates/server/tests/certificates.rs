@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 fn assert_no_secret_values(body: &Value, fixture: &Value, secrets: &[&str]) {
     let text = body.to_string();
     for field in secrets {
-        assert!(body.get(*field).is_none(), "secret field `{field}` returned: {body}");
+        assert!(
+            body.get(*field).is_none(),
+            "secret field `{field}` returned: {body}"
+        );
         let secret_text = match &fixture[*field] {
             Value::String(s) => s.clone(),
             other => other.to_string(),
@@ -33,8 +36,12 @@ async fn every_vendor_certificate_is_created_read_redacted_updated_and_deleted()
         assert_eq!(created["name"], fixture["name"]);
         assert_eq!(created["enabled"], true);
         assert_eq!(created["click_action"], json!({"type": "open_app"}));
-        let listed: Vec<String> =
-            created["secret_fields"].as_array().expect("list").iter().map(|v| v.as_str().unwrap_or("").to_string()).collect();
+        let listed: Vec<String> = created["secret_fields"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect();
         assert_eq!(listed, secrets, "{vendor}: secret_fields");
         assert_no_secret_values(&created, &fixture, &secrets);
 
@@ -54,13 +61,20 @@ async fn every_vendor_certificate_is_created_read_redacted_updated_and_deleted()
         .await;
         assert_eq!(updated["name"], format!("{vendor}-renamed"));
         assert_eq!(updated["click_action"]["url"], "https://example.com/chat");
-        assert_eq!(updated["secret_fields"], created["secret_fields"], "{vendor}: secrets kept");
+        assert_eq!(
+            updated["secret_fields"], created["secret_fields"],
+            "{vendor}: secrets kept"
+        );
         assert_no_secret_values(&updated, &fixture, &secrets);
 
         expect(server.admin(Method::DELETE, &path), 204).await;
         expect_error(server.admin(Method::GET, &path), 404, "certificate_not_found").await;
     }
-    let remaining = expect(server.admin(Method::GET, &format!("/v1/apps/{}/certificates", app.id)), 200).await;
+    let remaining = expect(
+        server.admin(Method::GET, &format!("/v1/apps/{}/certificates", app.id)),
+        200,
+    )
+    .await;
     assert_eq!(remaining, json!([]));
 }
 
@@ -81,38 +95,145 @@ async fn wrong_vendor_fields_are_refused_with_their_own_codes() {
         body
     };
     let mut account_without_email = fcm_service_account();
-    account_without_email.as_object_mut().expect("object").remove("client_email");
+    account_without_email
+        .as_object_mut()
+        .expect("object")
+        .remove("client_email");
     let cases = [
-        (with("apns", json!({"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"})), "invalid_private_key", "private_key"),
-        (with("apns", json!({"team_id": null, "key_id": null, "private_key": null})), "missing_credentials", "private_key"),
-        (with("apns", json!({"certificate": "bm90IGEgcDEy"})), "conflicting_credentials", "certificate"),
-        (with("apns", json!({"environment": "staging"})), "invalid_field", "environment"),
-        (with("fcm", json!({"service_account": account_without_email})), "invalid_service_account", "service_account.client_email"),
-        (with("fcm", json!({"service_account": "{not json"})), "invalid_field", "service_account"),
-        (with("huawei", json!({"app_secret": null})), "missing_field", "app_secret"),
-        (with("huawei", json!({"category": "CHAT"})), "invalid_field", "category"),
-        (with("honor", json!({"app_id": "honor-app"})), "invalid_field", "app_id"),
-        (with("xiaomi", json!({"region": "mars"})), "invalid_field", "region"),
-        (with("oppo", json!({"notify_level": 3})), "invalid_field", "notify_level"),
-        (with("vivo", json!({"classification": 0, "category": "IM"})), "inconsistent_classification", "category"),
-        (with("meizu", json!({"package_name": "chat"})), "invalid_field", "package_name"),
-        (with("webpush", json!({"vapid_private_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"})), "mismatched_key_pair", "vapid_private_key"),
-        (with("webpush", json!({"subject": "ops@example.com"})), "invalid_field", "subject"),
-        (with("huawei", json!({"bundle_id": "com.example"})), "unknown_field", "bundle_id"),
+        (
+            with(
+                "apns",
+                json!({"private_key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"}),
+            ),
+            "invalid_private_key",
+            "private_key",
+        ),
+        (
+            with(
+                "apns",
+                json!({"team_id": null, "key_id": null, "private_key": null}),
+            ),
+            "missing_credentials",
+            "private_key",
+        ),
+        (
+            with("apns", json!({"certificate": "bm90IGEgcDEy"})),
+            "conflicting_credentials",
+            "certificate",
+        ),
+        (
+            with("apns", json!({"environment": "staging"})),
+            "invalid_field",
+            "environment",
+        ),
+        (
+            with("fcm", json!({"service_account": account_without_email})),
+            "invalid_service_account",
+            "service_account.client_email",
+        ),
+        (
+            with("fcm", json!({"service_account": "{not json"})),
+            "invalid_field",
+            "service_account",
+        ),
+        (
+            with("huawei", json!({"app_secret": null})),
+            "missing_field",
+            "app_secret",
+        ),
+        (
+            with("huawei", json!({"category": "CHAT"})),
+            "invalid_field",
+            "category",
+        ),
+        (
+            with("honor", json!({"app_id": "honor-app"})),
+            "invalid_field",
+            "app_id",
+        ),
+        (
+            with("xiaomi", json!({"region": "mars"})),
+            "invalid_field",
+            "region",
+        ),
+        (
+            with("oppo", json!({"notify_level": 3})),
+            "invalid_field",
+            "notify_level",
+        ),
+        (
+            with("vivo", json!({"classification": 0, "category": "IM"})),
+            "inconsistent_classification",
+            "category",
+        ),
+        (
+            with("meizu", json!({"package_name": "chat"})),
+            "invalid_field",
+            "package_name",
+        ),
+        (
+            with(
+                "webpush",
+                json!({"vapid_private_key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE"}),
+            ),
+            "mismatched_key_pair",
+            "vapid_private_key",
+        ),
+        (
+            with("webpush", json!({"subject": "ops@example.com"})),
+            "invalid_field",
+            "subject",
+        ),
+        (
+            with("huawei", json!({"bundle_id": "com.example"})),
+            "unknown_field",
+            "bundle_id",
+        ),
         (with("fcm", json!({"vendor": "gcm"})), "unknown_vendor", "vendor"),
-        (with("oppo", json!({"click_action": {"type": "open_url", "url": "ftp://x"}})), "invalid_url", "click_action.url"),
-        (with("xiaomi", json!({"click_action": {"type": "open_page", "page": "chat screen"}})), "invalid_page", "click_action.page"),
-        (with("vivo", json!({"defaults": {"importance": "NORMAL"}})), "unsupported_default", "defaults.importance"),
-        (with("meizu", json!({"name": "has space"})), "invalid_name", "name"),
+        (
+            with(
+                "oppo",
+                json!({"click_action": {"type": "open_url", "url": "ftp://x"}}),
+            ),
+            "invalid_url",
+            "click_action.url",
+        ),
+        (
+            with(
+                "xiaomi",
+                json!({"click_action": {"type": "open_page", "page": "chat screen"}}),
+            ),
+            "invalid_page",
+            "click_action.page",
+        ),
+        (
+            with("vivo", json!({"defaults": {"importance": "NORMAL"}})),
+            "unsupported_default",
+            "defaults.importance",
+        ),
+        (
+            with("meizu", json!({"name": "has space"})),
+            "invalid_name",
+            "name",
+        ),
     ];
     for (body, code, field) in cases {
-        let error =
-            expect_error(server.admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id)).json(&body), 400, code)
-                .await;
+        let error = expect_error(
+            server
+                .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+                .json(&body),
+            400,
+            code,
+        )
+        .await;
         assert_eq!(error["field"], field, "{body}");
     }
     // Nothing was written by any of the refused requests.
-    let listed = expect(server.admin(Method::GET, &format!("/v1/apps/{}/certificates", app.id)), 200).await;
+    let listed = expect(
+        server.admin(Method::GET, &format!("/v1/apps/{}/certificates", app.id)),
+        200,
+    )
+    .await;
     assert_eq!(listed, json!([]));
 }
 
@@ -123,13 +244,32 @@ async fn certificate_names_are_unique_per_app_and_a_refused_update_changes_nothi
     let other = server.create_app("other").await;
     let (body, _) = valid_certificate("huawei");
     let first = server.create_certificate(&app, body.clone()).await;
-    expect_error(server.admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id)).json(&body), 409, "certificate_name_taken").await;
+    expect_error(
+        server
+            .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+            .json(&body),
+        409,
+        "certificate_name_taken",
+    )
+    .await;
     // The same name in another app is fine.
     server.create_certificate(&other, body).await;
 
     let path = format!("/v1/apps/{}/certificates/{}", app.id, first["id"]);
-    expect_error(server.admin(Method::PUT, &path).json(&json!({"package_name": "nope"})), 400, "invalid_field").await;
-    expect_error(server.admin(Method::PUT, &path).json(&json!({"vendor": "honor"})), 400, "vendor_immutable").await;
+    expect_error(
+        server
+            .admin(Method::PUT, &path)
+            .json(&json!({"package_name": "nope"})),
+        400,
+        "invalid_field",
+    )
+    .await;
+    expect_error(
+        server.admin(Method::PUT, &path).json(&json!({"vendor": "honor"})),
+        400,
+        "vendor_immutable",
+    )
+    .await;
     let after = expect(server.admin(Method::GET, &path), 200).await;
     assert_eq!(after["package_name"], "com.example.chat");
     assert_eq!(after["updated_at"], first["updated_at"]);
@@ -139,7 +279,11 @@ async fn certificate_names_are_unique_per_app_and_a_refused_update_changes_nothi
 async fn apns_certificate_auth_and_fcm_legacy_key_are_accepted_with_advice() {
     let server = TestServer::start().await;
     let app = server.create_app("chat").await;
-    let p12 = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/keys/apns_p12.b64")).expect("p12");
+    let p12 = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/keys/apns_p12.b64"
+    ))
+    .expect("p12");
     let cert = server
         .create_certificate(
             &app,
@@ -147,14 +291,25 @@ async fn apns_certificate_auth_and_fcm_legacy_key_are_accepted_with_advice() {
                    "certificate": p12.trim(), "certificate_password": "secret"}),
         )
         .await;
-    assert_eq!(cert["secret_fields"], json!(["certificate", "certificate_password"]));
-    assert_eq!(cert["environment"], "production", "environment defaults to production");
+    assert_eq!(
+        cert["secret_fields"],
+        json!(["certificate", "certificate_password"])
+    );
+    assert_eq!(
+        cert["environment"], "production",
+        "environment defaults to production"
+    );
 
     let legacy = server
         .create_certificate(&app, json!({"vendor": "fcm", "name": "fcm-legacy", "server_key": "AAAAlegacy", "sender_id": "1234567"}))
         .await;
     let warnings = legacy["warnings"].as_array().expect("warnings");
-    assert!(warnings.iter().any(|w| w.as_str().is_some_and(|w| w.starts_with("deprecated"))), "{legacy}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.starts_with("deprecated"))),
+        "{legacy}"
+    );
 
     // Token-auth keys given as the raw .p8 text with surrounding whitespace still parse.
     let padded = format!("\n{}\n\n", apns_p8());
@@ -177,7 +332,10 @@ async fn the_database_file_never_holds_a_certificate_secret_in_clear_text() {
         for field in &secrets {
             let text = match &body[*field] {
                 Value::String(s) => s.clone(),
-                other => other["private_key"].as_str().map(str::to_string).unwrap_or_else(|| other.to_string()),
+                other => other["private_key"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| other.to_string()),
             };
             // A distinctive run from the middle of each secret.
             let probe: String = text.chars().skip(text.len() / 3).take(20).collect();
@@ -189,7 +347,10 @@ async fn the_database_file_never_holds_a_certificate_secret_in_clear_text() {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(&server.data_dir).expect("data dir") {
         let path = entry.expect("entry").path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("herald.db")) {
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("herald.db"))
+        {
             bytes.extend(std::fs::read(&path).expect("read"));
         }
     }

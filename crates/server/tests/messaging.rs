@@ -16,11 +16,16 @@ fn hw_token(name: &str) -> String {
 }
 
 fn record<'a>(deliveries: &'a [Value], device: &str) -> &'a Value {
-    deliveries.iter().find(|d| d["device_id"] == device).unwrap_or_else(|| panic!("no record for {device}: {deliveries:?}"))
+    deliveries
+        .iter()
+        .find(|d| d["device_id"] == device)
+        .unwrap_or_else(|| panic!("no record for {device}: {deliveries:?}"))
 }
 
 async fn text(stack: &Stack, from: &str, to: &str, text: &str) -> String {
-    let sent = stack.send(json!({"from": from, "to": to, "kind": "text", "content": {"text": text}})).await;
+    let sent = stack
+        .send(json!({"from": from, "to": to, "kind": "text", "content": {"text": text}}))
+        .await;
     sent["message_id"].as_str().expect("id").to_string()
 }
 
@@ -41,8 +46,14 @@ async fn an_online_foreground_device_gets_the_message_live_and_no_push() {
 
     let deliveries = stack.settled_deliveries(&id).await;
     let r = record(&deliveries, "phone");
-    assert_eq!((r["decision"].as_str(), r["reason"].as_str(), r["state"].as_str()), (Some("live"), Some("online_in_foreground"), Some("live")));
-    assert!(stack.inbox(HW, &hw_token("alice")).is_empty(), "no push for a foreground device");
+    assert_eq!(
+        (r["decision"].as_str(), r["reason"].as_str(), r["state"].as_str()),
+        (Some("live"), Some("online_in_foreground"), Some("live"))
+    );
+    assert!(
+        stack.inbox(HW, &hw_token("alice")).is_empty(),
+        "no push for a foreground device"
+    );
 }
 
 #[tokio::test]
@@ -58,10 +69,16 @@ async fn a_background_device_gets_both_the_live_message_and_a_push() {
     phone.expect_frame("message").await;
     let deliveries = stack.settled_deliveries(&id).await;
     let r = record(&deliveries, "phone");
-    assert_eq!((r["decision"].as_str(), r["state"].as_str()), (Some("live_and_push"), Some("accepted")));
+    assert_eq!(
+        (r["decision"].as_str(), r["state"].as_str()),
+        (Some("live_and_push"), Some("accepted"))
+    );
     let inbox = stack.inbox(HW, &hw_token("alice"));
     assert_eq!(inbox.len(), 1);
-    assert_eq!((inbox[0].title.as_str(), inbox[0].body.as_str()), ("Bob", "are you there?"));
+    assert_eq!(
+        (inbox[0].title.as_str(), inbox[0].body.as_str()),
+        ("Bob", "are you there?")
+    );
 }
 
 #[tokio::test]
@@ -88,8 +105,14 @@ async fn a_killed_device_gets_a_push_and_syncs_the_message_on_reconnect() {
     phone.send(json!({"type": "sync", "after": 0})).await;
     let a = phone.expect_frame("message").await;
     let b = phone.expect_frame("message").await;
-    assert_eq!((a["seq"].as_i64(), a["message"]["id"].as_str()), (Some(1), Some(first.as_str())));
-    assert_eq!((b["seq"].as_i64(), b["message"]["id"].as_str()), (Some(2), Some(second.as_str())));
+    assert_eq!(
+        (a["seq"].as_i64(), a["message"]["id"].as_str()),
+        (Some(1), Some(first.as_str()))
+    );
+    assert_eq!(
+        (b["seq"].as_i64(), b["message"]["id"].as_str()),
+        (Some(2), Some(second.as_str()))
+    );
     assert_eq!(phone.expect_frame("synced").await["seq"], 2);
     // Acked messages are not synced again.
     phone.send(json!({"type": "ack", "seq": 2})).await;
@@ -104,10 +127,24 @@ async fn logged_out_and_kicked_devices_get_nothing() {
     stack.user("bob", "Bob").await;
     stack.bind(&alice, "old-phone", HW, &hw_token("old")).await;
     stack.bind(&alice, "tablet", HW, &hw_token("tablet")).await;
-    expect(stack.server.phone(&alice, Method::POST, "/v1/me/devices/old-phone/logout").json(&json!({"unbind": false})), 200).await;
+    expect(
+        stack
+            .server
+            .phone(&alice, Method::POST, "/v1/me/devices/old-phone/logout")
+            .json(&json!({"unbind": false})),
+        200,
+    )
+    .await;
     let mut tablet = Phone::connect(&stack.server, &alice, "tablet", "android").await;
     expect(
-        stack.server.backend(&stack.app, Method::POST, &format!("/v1/apps/{}/users/alice/devices/tablet/kick", stack.app.id)).json(&json!({"reason": "security"})),
+        stack
+            .server
+            .backend(
+                &stack.app,
+                Method::POST,
+                &format!("/v1/apps/{}/users/alice/devices/tablet/kick", stack.app.id),
+            )
+            .json(&json!({"reason": "security"})),
         200,
     )
     .await;
@@ -128,7 +165,11 @@ async fn a_second_login_of_the_same_device_replaces_the_first() {
     let alice = stack.user("alice", "Alice").await;
     let mut first = Phone::connect(&stack.server, &alice, "phone", "android").await;
     let mut second = Phone::connect(&stack.server, &alice, "phone", "android").await;
-    assert!(first.expect_frame("kicked").await["reason"].as_str().is_some_and(|r| r.contains("replaced")));
+    assert!(
+        first.expect_frame("kicked").await["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("replaced"))
+    );
     second.send(json!({"type": "ping"})).await;
     second.expect_frame("pong").await;
 }
@@ -140,15 +181,24 @@ async fn devices_send_over_the_socket_and_the_recipient_gets_it_live() {
     let bob = stack.user("bob", "Bob").await;
     let mut alice_phone = Phone::connect(&stack.server, &alice, "phone", "ios").await;
     let mut bob_phone = Phone::connect(&stack.server, &bob, "phone", "android").await;
-    alice_phone.send(json!({"type": "send", "ref": "r1", "to": "bob", "kind": "text", "content": {"text": "hi bob"}})).await;
+    alice_phone
+        .send(
+            json!({"type": "send", "ref": "r1", "to": "bob", "kind": "text", "content": {"text": "hi bob"}}),
+        )
+        .await;
     let sent = alice_phone.expect_frame("sent").await;
     assert_eq!(sent["ref"], "r1");
     let got = bob_phone.expect_frame("message").await;
     assert_eq!(got["message"]["id"], sent["message_id"]);
     assert_eq!(got["message"]["from"], "alice");
-    alice_phone.send(json!({"type": "send", "ref": "r2", "to": "nobody", "kind": "text", "content": {"text": "x"}})).await;
+    alice_phone
+        .send(json!({"type": "send", "ref": "r2", "to": "nobody", "kind": "text", "content": {"text": "x"}}))
+        .await;
     let error = alice_phone.expect_frame("error").await;
-    assert_eq!((error["ref"].as_str(), error["code"].as_str()), (Some("r2"), Some("user_not_found")));
+    assert_eq!(
+        (error["ref"].as_str(), error["code"].as_str()),
+        (Some("r2"), Some("user_not_found"))
+    );
 }
 
 #[tokio::test]
@@ -157,54 +207,128 @@ async fn routing_rules_each_decide_and_say_why() {
     let alice = stack.user("alice", "Alice").await;
     stack.user("bob", "Bob").await;
     stack.bind(&alice, "phone", HW, &hw_token("alice")).await;
-    let reason_of = |deliveries: Vec<Value>| record(&deliveries, "phone")["reason"].as_str().unwrap_or_default().to_string();
+    let reason_of = |deliveries: Vec<Value>| {
+        record(&deliveries, "phone")["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
 
-    let system = stack.send(json!({"from": "bob", "to": "alice", "kind": "system", "content": {"notice": "x"}})).await;
-    assert_eq!(reason_of(stack.settled_deliveries(system["message_id"].as_str().unwrap_or_default()).await), "system_message");
-    let custom = stack.send(json!({"from": "bob", "to": "alice", "kind": "custom", "content": {"card": 1}})).await;
-    assert_eq!(reason_of(stack.settled_deliveries(custom["message_id"].as_str().unwrap_or_default()).await), "custom_without_desc");
+    let system = stack
+        .send(json!({"from": "bob", "to": "alice", "kind": "system", "content": {"notice": "x"}}))
+        .await;
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(system["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "system_message"
+    );
+    let custom = stack
+        .send(json!({"from": "bob", "to": "alice", "kind": "custom", "content": {"card": 1}}))
+        .await;
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(custom["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "custom_without_desc"
+    );
     let custom_desc = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "custom", "content": {"card": 1}, "push": {"desc": "New order"}}))
         .await;
-    assert_eq!(reason_of(stack.settled_deliveries(custom_desc["message_id"].as_str().unwrap_or_default()).await), "pushed");
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(custom_desc["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "pushed"
+    );
     let disabled = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "quiet"}, "push": {"disabled": true}}))
         .await;
-    assert_eq!(reason_of(stack.settled_deliveries(disabled["message_id"].as_str().unwrap_or_default()).await), "push_disabled_by_message");
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(disabled["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "push_disabled_by_message"
+    );
     let ignored = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "quiet"}, "attributes": {"em_ignore_notification": true}}))
         .await;
-    assert_eq!(reason_of(stack.settled_deliveries(ignored["message_id"].as_str().unwrap_or_default()).await), "push_disabled_by_message");
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(ignored["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "push_disabled_by_message"
+    );
 
     // Muted conversation and do-not-disturb, and force pushing through both.
     expect(
-        stack.server.phone(&alice, Method::PUT, "/v1/me/push-settings").json(&json!({
-            "enabled": true, "muted": ["c2c:bob"],
-            "dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
-        })),
+        stack
+            .server
+            .phone(&alice, Method::PUT, "/v1/me/push-settings")
+            .json(&json!({
+                "enabled": true, "muted": ["c2c:bob"],
+                "dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
+            })),
         200,
     )
     .await;
     let muted = text(&stack, "bob", "alice", "muted").await;
-    assert_eq!(reason_of(stack.settled_deliveries(&muted).await), "conversation_muted");
+    assert_eq!(
+        reason_of(stack.settled_deliveries(&muted).await),
+        "conversation_muted"
+    );
     let forced = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "urgent"}, "attributes": {"em_force_notification": true}}))
         .await;
-    assert_eq!(reason_of(stack.settled_deliveries(forced["message_id"].as_str().unwrap_or_default()).await), "pushed");
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(forced["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "pushed"
+    );
     expect(
-        stack.server.phone(&alice, Method::PUT, "/v1/me/push-settings").json(&json!({
-            "enabled": true, "dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
-        })),
+        stack
+            .server
+            .phone(&alice, Method::PUT, "/v1/me/push-settings")
+            .json(&json!({
+                "enabled": true, "dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
+            })),
         200,
     )
     .await;
     let dnd = text(&stack, "bob", "alice", "at night").await;
     assert_eq!(reason_of(stack.settled_deliveries(&dnd).await), "do_not_disturb");
-    expect(stack.server.phone(&alice, Method::PUT, "/v1/me/push-settings").json(&json!({"enabled": false})), 200).await;
+    expect(
+        stack
+            .server
+            .phone(&alice, Method::PUT, "/v1/me/push-settings")
+            .json(&json!({"enabled": false})),
+        200,
+    )
+    .await;
     let off = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "x"}, "push": {"force": true}}))
         .await;
-    assert_eq!(reason_of(stack.settled_deliveries(off["message_id"].as_str().unwrap_or_default()).await), "disabled_by_user");
+    assert_eq!(
+        reason_of(
+            stack
+                .settled_deliveries(off["message_id"].as_str().unwrap_or_default())
+                .await
+        ),
+        "disabled_by_user"
+    );
 }
 
 #[tokio::test]
@@ -215,29 +339,63 @@ async fn titles_bodies_overrides_and_badges_follow_the_design() {
     stack.user("carol", "Carol").await;
     stack.bind(&alice, "phone", HW, &hw_token("alice")).await;
     expect(
-        stack.server.backend(&stack.app, Method::POST, &format!("/v1/apps/{}/groups", stack.app.id))
+        stack
+            .server
+            .backend(
+                &stack.app,
+                Method::POST,
+                &format!("/v1/apps/{}/groups", stack.app.id),
+            )
             .json(&json!({"id": "hikers", "name": "Weekend Hikers", "members": ["alice", "bob", "carol"]})),
         201,
     )
     .await;
-    let group = stack.send(json!({"from": "bob", "group": "hikers", "kind": "image", "content": {"url": "https://x/y.png"}})).await;
+    let group = stack
+        .send(
+            json!({"from": "bob", "group": "hikers", "kind": "image", "content": {"url": "https://x/y.png"}}),
+        )
+        .await;
     assert_eq!(group["recipients"], 2, "every member but the sender");
-    stack.settled_deliveries(group["message_id"].as_str().unwrap_or_default()).await;
+    stack
+        .settled_deliveries(group["message_id"].as_str().unwrap_or_default())
+        .await;
     let aliased = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "secret text"},
                      "attributes": {"em_apns_ext": {"em_push_name": "Offline Title", "em_push_content": "Offline Body"}}}))
         .await;
-    stack.settled_deliveries(aliased["message_id"].as_str().unwrap_or_default()).await;
+    stack
+        .settled_deliveries(aliased["message_id"].as_str().unwrap_or_default())
+        .await;
 
     let inbox = stack.inbox(HW, &hw_token("alice"));
-    assert_eq!((inbox[0].title.as_str(), inbox[0].body.as_str()), ("Weekend Hikers", "[Image]"));
-    assert_eq!((inbox[1].title.as_str(), inbox[1].body.as_str()), ("Offline Title", "Offline Body"));
-    let devices = expect(stack.server.backend(&stack.app, Method::GET, &format!("/v1/apps/{}/users/alice/devices", stack.app.id)), 200).await;
+    assert_eq!(
+        (inbox[0].title.as_str(), inbox[0].body.as_str()),
+        ("Weekend Hikers", "[Image]")
+    );
+    assert_eq!(
+        (inbox[1].title.as_str(), inbox[1].body.as_str()),
+        ("Offline Title", "Offline Body")
+    );
+    let devices = expect(
+        stack.server.backend(
+            &stack.app,
+            Method::GET,
+            &format!("/v1/apps/{}/users/alice/devices", stack.app.id),
+        ),
+        200,
+    )
+    .await;
     assert_eq!(devices[0]["badge"], 2, "each push adds one to the badge");
     // Sending to a group one is not in is refused.
     stack.user("dave", "Dave").await;
     expect_error(
-        stack.server.backend(&stack.app, Method::POST, &format!("/v1/apps/{}/messages", stack.app.id))
+        stack
+            .server
+            .backend(
+                &stack.app,
+                Method::POST,
+                &format!("/v1/apps/{}/messages", stack.app.id),
+            )
             .json(&json!({"from": "dave", "group": "hikers", "kind": "text", "content": {"text": "x"}})),
         403,
         "not_a_member",
@@ -254,11 +412,28 @@ async fn a_token_the_vendor_calls_invalid_is_unbound_after_one_attempt() {
     let id = text(&stack, "bob", "alice", "hello").await;
     let deliveries = stack.settled_deliveries(&id).await;
     let r = record(&deliveries, "phone");
-    assert_eq!((r["state"].as_str(), r["attempts"].as_u64()), (Some("invalid_token"), Some(1)));
-    let devices = expect(stack.server.backend(&stack.app, Method::GET, &format!("/v1/apps/{}/users/alice/devices", stack.app.id)), 200).await;
-    assert!(devices[0]["token"].is_null(), "the dead token was unbound: {devices}");
+    assert_eq!(
+        (r["state"].as_str(), r["attempts"].as_u64()),
+        (Some("invalid_token"), Some(1))
+    );
+    let devices = expect(
+        stack.server.backend(
+            &stack.app,
+            Method::GET,
+            &format!("/v1/apps/{}/users/alice/devices", stack.app.id),
+        ),
+        200,
+    )
+    .await;
+    assert!(
+        devices[0]["token"].is_null(),
+        "the dead token was unbound: {devices}"
+    );
     let next = text(&stack, "bob", "alice", "again").await;
-    assert_eq!(record(&stack.settled_deliveries(&next).await, "phone")["reason"], "no_token");
+    assert_eq!(
+        record(&stack.settled_deliveries(&next).await, "phone")["reason"],
+        "no_token"
+    );
 }
 
 #[tokio::test]
@@ -276,11 +451,17 @@ async fn a_429_is_retried_after_the_delay_the_vendor_gave() {
     let id = text(&stack, "bob", "alice", "hello").await;
     let deliveries = stack.settled_deliveries(&id).await;
     let r = record(&deliveries, "phone");
-    assert_eq!((r["state"].as_str(), r["attempts"].as_u64()), (Some("accepted"), Some(2)));
+    assert_eq!(
+        (r["state"].as_str(), r["attempts"].as_u64()),
+        (Some("accepted"), Some(2))
+    );
     let log = r["log"].as_array().expect("log");
     assert_eq!(log[0]["outcome"], "retry");
     let gap = log[1]["at"].as_i64().unwrap_or(0) - log[0]["at"].as_i64().unwrap_or(0);
-    assert!(gap >= 1000, "the retry waited for Retry-After (1 s), waited {gap} ms");
+    assert!(
+        gap >= 1000,
+        "the retry waited for Retry-After (1 s), waited {gap} ms"
+    );
 }
 
 #[tokio::test]
@@ -300,7 +481,13 @@ async fn an_expired_vendor_credential_is_refreshed_once() {
     let id = text(&stack, "bob", "alice", "after expiry").await;
     let r = stack.settled_deliveries(&id).await;
     assert_eq!(record(&r, "phone")["state"], "accepted");
-    let token_requests = stack.sandbox.state.requests(herald_core::Vendor::Huawei).iter().filter(|q| q.path.contains("/oauth2/")).count();
+    let token_requests = stack
+        .sandbox
+        .state
+        .requests(herald_core::Vendor::Huawei)
+        .iter()
+        .filter(|q| q.path.contains("/oauth2/"))
+        .count();
     assert_eq!(token_requests, 2, "one token, then exactly one refresh");
 }
 
@@ -319,7 +506,71 @@ async fn a_push_that_cannot_go_out_within_its_ttl_expires() {
     let sent = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "stale soon"}, "push": {"ttl_seconds": 1}}))
         .await;
-    let deliveries = stack.settled_deliveries(sent["message_id"].as_str().unwrap_or_default()).await;
+    let deliveries = stack
+        .settled_deliveries(sent["message_id"].as_str().unwrap_or_default())
+        .await;
     assert_eq!(record(&deliveries, "phone")["state"], "expired");
     stack.sandbox.state.clear_faults();
+}
+
+#[tokio::test]
+async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice", "Alice").await;
+    stack.user("bob", "Bob").await;
+    stack.bind(&alice, "phone", HW, &hw_token("alice")).await;
+    stack.bind(&alice, "old", HW, &hw_token("old")).await;
+    expect(
+        stack
+            .server
+            .phone(&alice, Method::POST, "/v1/me/devices/old/logout")
+            .json(&json!({"unbind": true})),
+        200,
+    )
+    .await;
+    let id = text(&stack, "bob", "alice", "before the test").await;
+    stack.settled_deliveries(&id).await;
+
+    let report = expect(
+        stack
+            .server
+            .backend(
+                &stack.app,
+                Method::POST,
+                &format!("/v1/apps/{}/push-test", stack.app.id),
+            )
+            .json(&json!({"user": "alice", "title": "Test", "body": "Hello from the test tool"})),
+        200,
+    )
+    .await;
+    let steps = report["steps"].as_array().expect("steps");
+    let find = |name: &str| {
+        steps
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no step {name}: {report}"))
+    };
+    assert_eq!(find("device:phone session")["ok"], true);
+    assert_eq!(find("device:phone test push")["ok"], true, "{report}");
+    assert!(
+        find("device:phone last message")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("because pushed"))
+    );
+    assert_eq!(find("device:old session")["ok"], false);
+    assert_eq!(find("device:old token")["ok"], false);
+    let trace = &report["trace"]["phone"];
+    assert_eq!(trace["outcome"]["outcome"], "accepted");
+    let request = &trace["requests"][0];
+    assert!(
+        request["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/v1/104412345/messages:send"))
+    );
+    assert_eq!(request["headers"]["authorization"], "<redacted>");
+    let inbox = stack.inbox(HW, &hw_token("alice"));
+    assert_eq!(
+        inbox.last().map(|n| n.body.as_str()),
+        Some("Hello from the test tool")
+    );
 }

@@ -20,7 +20,10 @@ pub struct Credential {
 impl Credential {
     /// A credential that never expires (static keys, per-request signatures).
     pub fn forever(token: impl Into<String>) -> Self {
-        Self { token: token.into(), valid_for: Duration::from_secs(100 * 365 * 24 * 3600) }
+        Self {
+            token: token.into(),
+            valid_for: Duration::from_secs(100 * 365 * 24 * 3600),
+        }
     }
 }
 
@@ -63,14 +66,20 @@ impl TokenCache {
         Fut: std::future::Future<Output = Result<Credential, AuthFailure>>,
     {
         let mut slot = self.slot.lock().await;
-        if let Some(cached) = slot.as_ref() {
-            if Instant::now() < cached.renew_at {
-                return Ok(cached.token.clone());
-            }
+        if let Some(cached) = slot.as_ref()
+            && Instant::now() < cached.renew_at
+        {
+            return Ok(cached.token.clone());
         }
         let credential = fetch().await?;
-        let lifetime = credential.valid_for.saturating_sub(REFRESH_MARGIN).max(credential.valid_for / 2);
-        *slot = Some(Cached { token: credential.token.clone(), renew_at: Instant::now() + lifetime });
+        let lifetime = credential
+            .valid_for
+            .saturating_sub(REFRESH_MARGIN)
+            .max(credential.valid_for / 2);
+        *slot = Some(Cached {
+            token: credential.token.clone(),
+            renew_at: Instant::now() + lifetime,
+        });
         Ok(credential.token)
     }
 

@@ -14,13 +14,18 @@ pub(crate) struct CertView<'a> {
 
 impl std::fmt::Debug for CertView<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CertView").field("id", &self.cert.id).finish_non_exhaustive()
+        f.debug_struct("CertView")
+            .field("id", &self.cert.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl<'a> CertView<'a> {
     pub(crate) fn value(&self, key: &str) -> Option<&'a Value> {
-        self.secrets.get(key).or_else(|| self.cert.fields.get(key)).filter(|v| !v.is_null())
+        self.secrets
+            .get(key)
+            .or_else(|| self.cert.fields.get(key))
+            .filter(|v| !v.is_null())
     }
 
     pub(crate) fn opt_str(&self, key: &str) -> Option<String> {
@@ -32,9 +37,8 @@ impl<'a> CertView<'a> {
     }
 
     pub(crate) fn str(&self, key: &str) -> Result<String, AdapterError> {
-        self.opt_str(key).ok_or_else(|| {
-            AdapterError::Config(format!("certificate {} has no `{key}`", self.cert.id))
-        })
+        self.opt_str(key)
+            .ok_or_else(|| AdapterError::Config(format!("certificate {} has no `{key}`", self.cert.id)))
     }
 
     pub(crate) fn opt_u8(&self, key: &str) -> Option<u8> {
@@ -43,7 +47,12 @@ impl<'a> CertView<'a> {
 
     /// The endpoint override, or the vendor's production URL.
     pub(crate) fn base_url(&self, production: &str) -> String {
-        self.cert.base_url.clone().unwrap_or_else(|| production.to_string()).trim_end_matches('/').to_string()
+        self.cert
+            .base_url
+            .clone()
+            .unwrap_or_else(|| production.to_string())
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub(crate) fn click_action(&self) -> &'a ClickAction {
@@ -56,7 +65,11 @@ pub(crate) fn activity_intent(package: &str, page: &str) -> String {
     if page.starts_with("intent:") {
         page.to_string()
     } else {
-        let class = if page.starts_with('.') { format!("{package}{page}") } else { page.to_string() };
+        let class = if page.starts_with('.') {
+            format!("{package}{page}")
+        } else {
+            page.to_string()
+        };
         format!("intent:#Intent;component={package}/{class};end")
     }
 }

@@ -7,9 +7,13 @@ use crate::auth::{AuthFailure, TokenCache};
 use crate::http::Http;
 use crate::quota::{DailyQuota, RateLimit};
 use async_trait::async_trait;
+use futures::StreamExt;
 use herald_core::{Adapter, AdapterError, Notification, Outcome, Target, Vendor};
 use std::future::Future;
 use std::sync::Arc;
+
+/// Vendor requests of one send in flight at once.
+const MAX_CONCURRENT_REQUESTS: usize = 64;
 
 /// The vendor-specific steps.
 pub(crate) trait VendorApi: Send + Sync + std::fmt::Debug + 'static {
@@ -23,7 +27,10 @@ pub(crate) trait VendorApi: Send + Sync + std::fmt::Debug + 'static {
     /// outcome without any request.
     fn prepare(&self, notification: &Notification) -> Result<Self::Payload, Outcome>;
     /// Obtains a credential (an OAuth token, a signed JWT, a static key).
-    fn authenticate(&self, http: &Http) -> impl Future<Output = Result<crate::auth::Credential, AuthFailure>> + Send;
+    fn authenticate(
+        &self,
+        http: &Http,
+    ) -> impl Future<Output = Result<crate::auth::Credential, AuthFailure>> + Send;
     /// Sends one chunk; one outcome per target, in order.
     fn send_chunk(
         &self,
@@ -46,14 +53,24 @@ pub(crate) struct Driver<V: VendorApi> {
 
 impl<V: VendorApi> Driver<V> {
     pub(crate) fn new(api: V, http: Http, rate: RateLimit, quota: DailyQuota) -> Self {
-        Self { api, http, tokens: TokenCache::default(), rate, quota: Arc::new(quota) }
+        Self {
+            api,
+            http,
+            tokens: TokenCache::default(),
+            rate,
+            quota: Arc::new(quota),
+        }
     }
 
     async fn credential(&self) -> Result<String, AuthFailure> {
         self.tokens.get(|| self.api.authenticate(&self.http)).await
     }
 
-    async fn send_one_chunk(&self, payload: &V::Payload, chunk: &[Target]) -> Result<Vec<Outcome>, AdapterError> {
+    async fn send_one_chunk(
+        &self,
+        payload: &V::Payload,
+        chunk: &[Target],
+    ) -> Result<Vec<Outcome>, AdapterError> {
         if let Some(reason) = self.quota.exhausted() {
             return Ok(vec![Outcome::QuotaExceeded { reason }; chunk.len()]);
         }
@@ -63,8 +80,9 @@ impl<V: VendorApi> Driver<V> {
             Err(failure) => return auth_failure(failure, chunk.len()),
         };
         let mut outcomes = self.api.send_chunk(&self.http, &token, payload, chunk).await?;
-        let expired: Vec<usize> =
-            (0..outcomes.len()).filter(|&i| matches!(outcomes[i], Outcome::AuthExpired { .. })).collect();
+        let expired: Vec<usize> = (0..outcomes.len())
+            .filter(|&i| matches!(outcomes[i], Outcome::AuthExpired { .. }))
+            .collect();
         if !expired.is_empty() {
             // One refresh, then one resend of the affected targets.
             self.tokens.invalidate(&token).await;
@@ -80,7 +98,10 @@ impl<V: VendorApi> Driver<V> {
             };
             let retry_targets: Vec<Target> = expired.iter().map(|&i| chunk[i].clone()).collect();
             self.rate.wait().await;
-            let retried = self.api.send_chunk(&self.http, &fresh, payload, &retry_targets).await?;
+            let retried = self
+                .api
+                .send_chunk(&self.http, &fresh, payload, &retry_targets)
+                .await?;
             for (i, outcome) in expired.iter().zip(retried) {
                 outcomes[*i] = outcome;
             }
@@ -107,25 +128,44 @@ impl<V: VendorApi> Adapter for Driver<V> {
         self.api.max_batch()
     }
 
-    async fn send(&self, notification: &Notification, targets: &[Target]) -> Result<Vec<Outcome>, AdapterError> {
+    async fn send(
+        &self,
+        notification: &Notification,
+        targets: &[Target],
+    ) -> Result<Vec<Outcome>, AdapterError> {
         let payload = match self.api.prepare(notification) {
             Ok(payload) => payload,
             Err(outcome) => return Ok(vec![outcome; targets.len()]),
         };
-        let chunks = targets.chunks(self.api.max_batch().max(1));
-        if self.api.max_batch() == 1 && targets.len() > 1 {
-            // No batch API: one request per target, in flight together (HTTP/2 multiplexes them).
-            let sends = chunks.map(|chunk| self.send_one_chunk(&payload, chunk));
-            let results = futures::future::join_all(sends).await;
-            let mut outcomes = Vec::with_capacity(targets.len());
-            for result in results {
-                outcomes.extend(result?);
-            }
-            return Ok(outcomes);
-        }
+        // Chunks go out concurrently (HTTP/2 multiplexes them; HTTP/1.1 uses the pool), bounded
+        // so a large fan-out does not open thousands of sockets. Order is kept.
+        let size = self.api.max_batch().max(1);
+        let payload = &payload;
+        let sends: Vec<_> = targets
+            .chunks(size)
+            .map(|chunk| self.send_one_chunk(payload, chunk))
+            .collect();
+        let sent: Vec<Result<Vec<Outcome>, AdapterError>> = futures::stream::iter(sends)
+            .buffered(MAX_CONCURRENT_REQUESTS)
+            .collect()
+            .await;
+        let results = targets
+            .chunks(size)
+            .zip(sent)
+            .map(|(chunk, result)| match result {
+                // A transport failure of one request only concerns its own targets.
+                Err(error) if error.is_retriable() => Ok(vec![
+                    Outcome::Retry {
+                        after: None,
+                        reason: error.to_string()
+                    };
+                    chunk.len()
+                ]),
+                other => other,
+            });
         let mut outcomes = Vec::with_capacity(targets.len());
-        for chunk in chunks {
-            outcomes.extend(self.send_one_chunk(&payload, chunk).await?);
+        for result in results {
+            outcomes.extend(result?);
         }
         Ok(outcomes)
     }

@@ -38,7 +38,10 @@ impl VendorRequest {
         Self {
             method: "POST",
             url,
-            headers: vec![("content-type".into(), "application/x-www-form-urlencoded;charset=UTF-8".into())],
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded;charset=UTF-8".into(),
+            )],
             body: form.finish().into_bytes(),
         }
     }
@@ -64,7 +67,10 @@ pub struct VendorResponse {
 impl VendorResponse {
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON, if it is JSON.
@@ -103,10 +109,13 @@ impl Http {
             .tcp_nodelay(true)
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")));
         for pem in &options.extra_roots_pem {
-            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| AdapterError::Config(format!("trusted CA: {e}")))?;
+            let cert = reqwest::Certificate::from_pem(pem)
+                .map_err(|e| AdapterError::Config(format!("trusted CA: {e}")))?;
             builder = builder.add_root_certificate(cert);
         }
-        let client = builder.build().map_err(|e| AdapterError::Config(format!("HTTP client: {e}")))?;
+        let client = builder
+            .build()
+            .map_err(|e| AdapterError::Config(format!("HTTP client: {e}")))?;
         Ok(Self { client })
     }
 
@@ -127,13 +136,22 @@ impl Http {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = response
             .bytes()
             .await
             .map_err(|e| AdapterError::Transport(format!("{}: reading the answer: {e}", request.url)))?
             .to_vec();
-        Ok(VendorResponse { status, headers, body })
+        Ok(VendorResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }

@@ -125,17 +125,83 @@ fn quota_day_offset(vendor: Vendor) -> i64 {
 }
 
 fn drive<V: VendorApi>(api: V, cert: &Certificate, http: &Http) -> Arc<dyn Adapter> {
-    let rate = cert.defaults.requests_per_second.unwrap_or_else(|| default_rate(cert.vendor));
+    let rate = cert
+        .defaults
+        .requests_per_second
+        .unwrap_or_else(|| default_rate(cert.vendor));
     let quota = DailyQuota::new(cert.defaults.daily_quota, quota_day_offset(cert.vendor));
     Arc::new(Driver::new(api, http.clone(), RateLimit::new(rate), quota))
 }
 
 /// Builds the adapter of one certificate (its credentials, token cache, rate limit and quota).
-pub fn build_adapter(cert: &Certificate, secrets: &Map<String, Value>, http: &Http) -> Result<Arc<dyn Adapter>, AdapterError> {
+pub fn build_adapter(
+    cert: &Certificate,
+    secrets: &Map<String, Value>,
+    http: &Http,
+) -> Result<Arc<dyn Adapter>, AdapterError> {
     let view = CertView { cert, secrets };
     match cert.vendor {
-        Vendor::Huawei => Ok(drive(huawei::adapter::HuaweiApi { config: huawei::config::HuaweiConfig::from_certificate(view)? }, cert, http)),
-        other => Err(AdapterError::Config(format!("the {other} adapter is not available in this build"))),
+        Vendor::Huawei => Ok(drive(
+            huawei::adapter::HuaweiApi {
+                config: huawei::config::HuaweiConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Fcm => Ok(drive(
+            fcm::adapter::FcmApi {
+                config: fcm::config::FcmConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Honor => Ok(drive(
+            honor::adapter::HonorApi {
+                config: honor::config::HonorConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Xiaomi => Ok(drive(
+            xiaomi::adapter::XiaomiApi {
+                config: xiaomi::config::XiaomiConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Oppo => Ok(drive(
+            oppo::adapter::OppoApi {
+                config: oppo::config::OppoConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Vivo => Ok(drive(
+            vivo::adapter::VivoApi {
+                config: vivo::config::VivoConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Meizu => Ok(drive(
+            meizu::adapter::MeizuApi {
+                config: meizu::config::MeizuConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Apns => Ok(drive(
+            apns::adapter::ApnsApi {
+                config: apns::config::ApnsConfig::from_certificate(view)?,
+            },
+            cert,
+            http,
+        )),
+        Vendor::Webpush => Ok(drive(
+            webpush::adapter::WebpushApi::new(webpush::config::WebpushConfig::from_certificate(view)?),
+            cert,
+            http,
+        )),
     }
 }
 
@@ -160,6 +226,114 @@ pub fn preview_requests(
                     .collect()
             }))
         }
-        other => Err(AdapterError::Config(format!("the {other} adapter is not available in this build"))),
+        Vendor::Fcm => {
+            let config = fcm::config::FcmConfig::from_certificate(view)?;
+            Ok(fcm::request::message(&config, notification).map(|message| {
+                targets
+                    .iter()
+                    .map(|target| fcm::request::send_request(&config, &message, target, credential))
+                    .collect()
+            }))
+        }
+        Vendor::Honor => {
+            // `timestamp` is the preview's own time.
+            let config = honor::config::HonorConfig::from_certificate(view)?;
+            Ok(honor::request::message(&config, notification).map(|message| {
+                tokens
+                    .chunks(honor::adapter::MAX_BATCH)
+                    .map(|chunk| {
+                        honor::request::send_request(&config, &message, chunk, credential, auth::now_millis())
+                    })
+                    .collect()
+            }))
+        }
+        Vendor::Xiaomi => {
+            // `credential` stands in for the AppSecret, which a preview never shows.
+            let config = xiaomi::config::XiaomiConfig::from_certificate(view)?;
+            Ok(xiaomi::request::message(&config, notification).map(|fields| {
+                tokens
+                    .chunks(xiaomi::adapter::MAX_BATCH)
+                    .map(|chunk| xiaomi::request::send_request(&config, &fields, chunk, credential))
+                    .collect()
+            }))
+        }
+        Vendor::Oppo => {
+            let config = oppo::config::OppoConfig::from_certificate(view)?;
+            Ok(oppo::request::notification(&config, notification).map(|body| {
+                tokens
+                    .chunks(oppo::adapter::MAX_BATCH)
+                    .map(|chunk| oppo::request::send_request(&config, &body, chunk, credential))
+                    .collect()
+            }))
+        }
+        Vendor::Vivo => {
+            // A list push needs the taskId vivo answers to saveListPayload: shown as a placeholder.
+            let config = vivo::config::VivoConfig::from_certificate(view)?;
+            Ok(vivo::request::message(&config, notification).map(|message| {
+                tokens
+                    .chunks(vivo::adapter::MAX_BATCH)
+                    .flat_map(|chunk| match chunk {
+                        [token] => vec![vivo::request::send_request(&config, &message, token, credential)],
+                        _ => vec![
+                            vivo::request::save_list_payload_request(&config, &message, chunk, credential),
+                            vivo::request::push_to_list_request(
+                                &config, &message, "<taskId>", chunk, credential,
+                            ),
+                        ],
+                    })
+                    .collect()
+            }))
+        }
+        Vendor::Meizu => {
+            // Meizu signs each request; `credential` is not used.
+            let config = meizu::config::MeizuConfig::from_certificate(view)?;
+            Ok(
+                meizu::request::message_json(&config, notification).map(|message| {
+                    tokens
+                        .chunks(meizu::adapter::MAX_BATCH)
+                        .map(|chunk| meizu::request::send_request(&config, &message, chunk))
+                        .collect()
+                }),
+            )
+        }
+        Vendor::Apns => {
+            let config = apns::config::ApnsConfig::from_certificate(view)?;
+            Ok(apns::request::alert(&config, notification).map(|alert| {
+                targets
+                    .iter()
+                    .map(|target| apns::request::send_request(&config, &alert, target, credential))
+                    .collect()
+            }))
+        }
+        Vendor::Webpush => {
+            // `credential` stands in for the VAPID JWT; bodies are encrypted with a fresh key.
+            let config = webpush::config::WebpushConfig::from_certificate(view)?;
+            Ok(
+                webpush::request::message(&config, notification).and_then(|message| {
+                    targets
+                        .iter()
+                        .map(|target| {
+                            let subscription = webpush::request::subscription(&target.token)
+                                .map_err(|reason| Outcome::InvalidToken { reason })?;
+                            let body = webpush::encrypt::encrypt(
+                                &message.plaintext,
+                                &subscription.p256dh,
+                                &subscription.auth,
+                            )
+                            .map_err(|e| Outcome::InvalidToken {
+                                reason: e.to_string(),
+                            })?;
+                            let authorization = webpush::auth::authorization(credential, &config.public_key);
+                            Ok(webpush::request::send_request(
+                                &message,
+                                &subscription,
+                                body,
+                                authorization,
+                            ))
+                        })
+                        .collect()
+                }),
+            )
+        }
     }
 }

@@ -49,7 +49,11 @@ impl DailyQuota {
     /// A quota of `limit` messages per day (None = only what the vendor reports), with days
     /// starting at midnight in UTC+`utc_offset_hours`.
     pub fn new(limit: Option<u64>, utc_offset_hours: i64) -> Self {
-        Self { limit, utc_offset_hours, state: Mutex::new(QuotaState::default()) }
+        Self {
+            limit,
+            utc_offset_hours,
+            state: Mutex::new(QuotaState::default()),
+        }
     }
 
     fn today(&self) -> i64 {
@@ -57,10 +61,16 @@ impl DailyQuota {
     }
 
     fn with_state<T>(&self, f: impl FnOnce(&mut QuotaState) -> T) -> T {
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let today = self.today();
         if state.day != today {
-            *state = QuotaState { day: today, ..QuotaState::default() };
+            *state = QuotaState {
+                day: today,
+                ..QuotaState::default()
+            };
         }
         f(&mut state)
     }
@@ -101,11 +111,16 @@ mod tests {
     fn a_local_limit_and_a_vendor_verdict_both_stop_sending() {
         let quota = DailyQuota::new(Some(2), 8);
         assert_eq!(quota.exhausted(), None);
-        quota.record(&[Outcome::Accepted { vendor_msg_id: None }, Outcome::Accepted { vendor_msg_id: None }]);
+        quota.record(&[
+            Outcome::Accepted { vendor_msg_id: None },
+            Outcome::Accepted { vendor_msg_id: None },
+        ]);
         assert!(quota.exhausted().is_some());
 
         let vendor = DailyQuota::new(None, 8);
-        vendor.record(&[Outcome::QuotaExceeded { reason: "10070".into() }]);
+        vendor.record(&[Outcome::QuotaExceeded {
+            reason: "10070".into(),
+        }]);
         assert_eq!(vendor.exhausted(), Some("10070".into()));
     }
 }

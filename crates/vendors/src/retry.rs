@@ -27,9 +27,17 @@ pub fn retry_after(response: &VendorResponse) -> Option<Duration> {
 pub fn by_status(response: &VendorResponse, reason: &str) -> Outcome {
     match response.status {
         200..=299 => Outcome::Accepted { vendor_msg_id: None },
-        401 => Outcome::AuthExpired { reason: reason.to_string() },
-        408 | 429 | 500..=599 => Outcome::Retry { after: retry_after(response), reason: reason.to_string() },
-        status => Outcome::Rejected { code: status.to_string(), reason: reason.to_string() },
+        401 => Outcome::AuthExpired {
+            reason: reason.to_string(),
+        },
+        408 | 429 | 500..=599 => Outcome::Retry {
+            after: retry_after(response),
+            reason: reason.to_string(),
+        },
+        status => Outcome::Rejected {
+            code: status.to_string(),
+            reason: reason.to_string(),
+        },
     }
 }
 
@@ -40,22 +48,35 @@ mod tests {
     fn response(status: u16, retry: Option<&str>) -> VendorResponse {
         VendorResponse {
             status,
-            headers: retry.map(|r| vec![("retry-after".to_string(), r.to_string())]).unwrap_or_default(),
+            headers: retry
+                .map(|r| vec![("retry-after".to_string(), r.to_string())])
+                .unwrap_or_default(),
             body: Vec::new(),
         }
     }
 
     #[test]
     fn retry_after_is_read_as_seconds_and_capped() {
-        assert_eq!(retry_after(&response(429, Some("7"))), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after(&response(429, Some("7"))),
+            Some(Duration::from_secs(7))
+        );
         assert_eq!(retry_after(&response(429, Some("999999"))), Some(MAX_RETRY_AFTER));
         assert_eq!(retry_after(&response(429, None)), None);
     }
 
     #[test]
     fn statuses_map_to_outcomes() {
-        assert!(matches!(by_status(&response(503, Some("2")), "x"), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2)));
-        assert!(matches!(by_status(&response(401, None), "x"), Outcome::AuthExpired { .. }));
-        assert!(matches!(by_status(&response(400, None), "x"), Outcome::Rejected { .. }));
+        assert!(
+            matches!(by_status(&response(503, Some("2")), "x"), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2))
+        );
+        assert!(matches!(
+            by_status(&response(401, None), "x"),
+            Outcome::AuthExpired { .. }
+        ));
+        assert!(matches!(
+            by_status(&response(400, None), "x"),
+            Outcome::Rejected { .. }
+        ));
     }
 }

@@ -47,3 +47,11 @@ macro_rules! vendor_suite {
 }
 
 vendor_suite!(huawei, Vendor::Huawei, batch = 1000, auth = Some("/oauth2/"));
+vendor_suite!(fcm, Vendor::Fcm, batch = 1, auth = Some("/token"));
+vendor_suite!(honor, Vendor::Honor, batch = 1000, auth = Some("/auth/"));
+vendor_suite!(xiaomi, Vendor::Xiaomi, batch = 1000, auth = None);
+vendor_suite!(oppo, Vendor::Oppo, batch = 1000, auth = Some("/server/v1/auth"));
+vendor_suite!(vivo, Vendor::Vivo, batch = 1000, auth = Some("/message/auth"));
+vendor_suite!(meizu, Vendor::Meizu, batch = 100, auth = None);
+vendor_suite!(apns, Vendor::Apns, batch = 1, auth = None);
+vendor_suite!(webpush, Vendor::Webpush, batch = 1, auth = None);

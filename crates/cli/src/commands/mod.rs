@@ -1,4 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod config;
+pub mod sandbox;
 pub mod serve;

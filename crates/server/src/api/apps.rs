@@ -160,7 +160,11 @@ pub async fn stats(
         vendors.entry(vendor).or_default().bound_devices = count;
     }
     for (vendor, delivery_state, count) in state.store.delivery_counts(&app).await? {
-        vendors.entry(vendor).or_default().outcomes.insert(delivery_state.as_str().to_string(), count);
+        vendors
+            .entry(vendor)
+            .or_default()
+            .outcomes
+            .insert(delivery_state.as_str().to_string(), count);
     }
     Ok(ApiJson(AppStats { app_id: app, vendors }))
 }

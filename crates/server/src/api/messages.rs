@@ -7,10 +7,10 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use herald_core::Invalid;
 use herald_core::delivery::DeliveryRecord;
 use herald_core::ids::check_id;
 use herald_core::message::{Destination, MessageKind, PushInfo, check_content};
-use herald_core::Invalid;
 use herald_engine::{Outgoing, SendError, SendReport};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -78,7 +78,13 @@ pub struct Sent {
 
 impl From<SendReport> for Sent {
     fn from(r: SendReport) -> Self {
-        Self { message_id: r.message_id, recipients: r.recipients, live: r.live, pushed: r.pushed, skipped: r.skipped }
+        Self {
+            message_id: r.message_id,
+            recipients: r.recipients,
+            live: r.live,
+            pushed: r.pushed,
+            skipped: r.skipped,
+        }
     }
 }
 
@@ -105,7 +111,12 @@ pub struct Deliveries {
 }
 
 /// Validates a send and turns it into an outgoing message.
-pub(crate) fn outgoing(app: &str, from: String, body: SendMessage, from_device: Option<String>) -> Result<Outgoing, ApiError> {
+pub(crate) fn outgoing(
+    app: &str,
+    from: String,
+    body: SendMessage,
+    from_device: Option<String>,
+) -> Result<Outgoing, ApiError> {
     check_id("from", &from)?;
     let to = match (body.to, body.group) {
         (Some(to), None) => {
@@ -117,10 +128,24 @@ pub(crate) fn outgoing(app: &str, from: String, body: SendMessage, from_device: 
             Destination::Group { group }
         }
         _ => {
-            return Err(Invalid::new("to", "invalid_destination", "give exactly one of `to` (a user) or `group`").into());
+            return Err(Invalid::new(
+                "to",
+                "invalid_destination",
+                "give exactly one of `to` (a user) or `group`",
+            )
+            .into());
         }
     };
-    build(app, from, to, body.kind, body.content, body.push, body.attributes, from_device)
+    build(
+        app,
+        from,
+        to,
+        body.kind,
+        body.content,
+        body.push,
+        body.attributes,
+        from_device,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -139,7 +164,16 @@ fn build(
     let attributes = attributes.unwrap_or_default();
     push.apply_agora_attributes(&attributes);
     push.validate()?;
-    Ok(Outgoing { app: app.to_string(), from, from_device, to, kind, content, push, attributes })
+    Ok(Outgoing {
+        app: app.to_string(),
+        from,
+        from_device,
+        to,
+        kind,
+        content,
+        push,
+        attributes,
+    })
 }
 
 /// Maps a send failure to the API error.
@@ -161,7 +195,10 @@ pub async fn send_message(
     State(state): State<AppState>,
     ApiJson(mut body): ApiJson<SendMessage>,
 ) -> ApiResult<(StatusCode, ApiJson<Sent>)> {
-    let from = body.from.take().ok_or_else(|| ApiError::from(Invalid::missing("from")))?;
+    let from = body
+        .from
+        .take()
+        .ok_or_else(|| ApiError::from(Invalid::missing("from")))?;
     let outgoing = outgoing(&access.app, from, body, None)?;
     let report = state.messenger.send(outgoing).await.map_err(send_error)?;
     Ok((StatusCode::CREATED, ApiJson(report.into())))
@@ -196,11 +233,23 @@ pub async fn send_batch(
             None,
         )?;
         let item = match state.messenger.send(outgoing).await {
-            Ok(report) => BatchItem { to: user.clone(), sent: Some(report.into()), error: None },
+            Ok(report) => BatchItem {
+                to: user.clone(),
+                sent: Some(report.into()),
+                error: None,
+            },
             Err(error) => {
                 let error = send_error(error);
-                let body = ErrorBody { code: error.code().to_string(), message: error.message().to_string(), field: None };
-                BatchItem { to: user.clone(), sent: None, error: Some(body) }
+                let body = ErrorBody {
+                    code: error.code().to_string(),
+                    message: error.message().to_string(),
+                    field: None,
+                };
+                BatchItem {
+                    to: user.clone(),
+                    sent: None,
+                    error: Some(body),
+                }
             }
         };
         items.push(item);
@@ -218,7 +267,10 @@ pub async fn send_my_message(
     ApiJson(body): ApiJson<SendMessage>,
 ) -> ApiResult<(StatusCode, ApiJson<Sent>)> {
     if body.from.as_ref().is_some_and(|f| *f != me.user) {
-        return Err(ApiError::forbidden("wrong_sender", "a phone app sends only as its own user"));
+        return Err(ApiError::forbidden(
+            "wrong_sender",
+            "a phone app sends only as its own user",
+        ));
     }
     let outgoing = outgoing(&me.app, me.user.clone(), body, None)?;
     let report = state.messenger.send(outgoing).await.map_err(send_error)?;
@@ -238,7 +290,10 @@ pub async fn message_deliveries(
     let (_, id) = path;
     state.store.get_message(&access.app, &id).await?;
     let deliveries = state.store.message_deliveries(&access.app, &id).await?;
-    Ok(ApiJson(Deliveries { message_id: id, deliveries }))
+    Ok(ApiJson(Deliveries {
+        message_id: id,
+        deliveries,
+    }))
 }
 
 /// Paging of device deliveries.
@@ -263,5 +318,10 @@ pub async fn device_deliveries(
     let (_, user, device) = path;
     state.store.get_device(&access.app, &user, &device).await?;
     let limit = limit.limit.unwrap_or(50).clamp(1, 500);
-    Ok(ApiJson(state.store.device_deliveries(&access.app, &user, &device, limit).await?))
+    Ok(ApiJson(
+        state
+            .store
+            .device_deliveries(&access.app, &user, &device, limit)
+            .await?,
+    ))
 }

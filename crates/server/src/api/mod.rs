@@ -7,6 +7,7 @@ pub mod groups;
 pub mod me;
 pub mod messages;
 pub mod ops;
+pub mod push_test;
 pub mod users;
 pub mod views;
 
@@ -81,6 +82,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::send_my_message))
         .routes(routes!(messages::message_deliveries))
         .routes(routes!(messages::device_deliveries))
+        .routes(routes!(push_test::push_test))
         .routes(routes!(crate::gateway::connect))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::readyz))

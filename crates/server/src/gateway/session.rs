@@ -22,7 +22,7 @@ enum ClientFrame {
         #[serde(rename = "ref")]
         reference: Option<Value>,
         #[serde(flatten)]
-        message: SendMessage,
+        message: Box<SendMessage>,
     },
     Ack {
         seq: i64,
@@ -42,12 +42,26 @@ fn error_frame(code: &str, message: &str) -> String {
     json!({"type": "error", "code": code, "message": message}).to_string()
 }
 
-pub(super) async fn run(socket: WebSocket, state: AppState, me: UserSession, device: String, platform: Platform) {
+pub(super) async fn run(
+    socket: WebSocket,
+    state: AppState,
+    me: UserSession,
+    device: String,
+    platform: Platform,
+) {
     let key = DeviceKey::new(&me.app, &me.user, &device);
     let (mut tx, mut rx) = socket.split();
-    if let Err(error) = state.store.open_session(&me.app, &me.user, &device, platform, SessionState::Online).await {
+    if let Err(error) = state
+        .store
+        .open_session(&me.app, &me.user, &device, platform, SessionState::Online)
+        .await
+    {
         tracing::warn!(%error, "Could not open a device session.");
-        let _ = tx.send(WsMessage::Text(error_frame("internal_error", "session could not start").into())).await;
+        let _ = tx
+            .send(WsMessage::Text(
+                error_frame("internal_error", "session could not start").into(),
+            ))
+            .await;
         return;
     }
     let mut registration = state.hub.join(key.clone());
@@ -84,12 +98,15 @@ pub(super) async fn run(socket: WebSocket, state: AppState, me: UserSession, dev
     }
     metrics::gauge!("herald_live_sessions").decrement(1.0);
     // A replaced or kicked session leaves the state to whoever replaced or kicked it.
-    if state.hub.leave(&key, registration.id) && !kicked {
-        if let Ok(current) = state.store.get_device(&me.app, &me.user, &device).await {
-            if !current.state.is_ended() {
-                let _ = state.store.set_session(&me.app, &me.user, &device, SessionState::Offline, None).await;
-            }
-        }
+    if state.hub.leave(&key, registration.id)
+        && !kicked
+        && let Ok(current) = state.store.get_device(&me.app, &me.user, &device).await
+        && !current.state.is_ended()
+    {
+        let _ = state
+            .store
+            .set_session(&me.app, &me.user, &device, SessionState::Offline, None)
+            .await;
     }
 }
 
@@ -100,12 +117,15 @@ async fn handle(state: &AppState, me: &UserSession, device: &str, text: &str) ->
         Err(e) => return vec![error_frame("malformed_frame", &format!("not a known frame: {e}"))],
     };
     match frame {
-        ClientFrame::Send { reference, mut message } => {
+        ClientFrame::Send {
+            reference,
+            mut message,
+        } => {
             if message.from.as_ref().is_some_and(|f| *f != me.user) {
                 return vec![error_frame("wrong_sender", "a device sends only as its own user")];
             }
             message.from = None;
-            let result = match outgoing(&me.app, me.user.clone(), message, Some(device.to_string())) {
+            let result = match outgoing(&me.app, me.user.clone(), *message, Some(device.to_string())) {
                 Ok(out) => state.messenger.send(out).await.map_err(send_error),
                 Err(e) => Err(e),
             };
@@ -120,13 +140,25 @@ async fn handle(state: &AppState, me: &UserSession, device: &str, text: &str) ->
             Ok(()) => Vec::new(),
             Err(e) => vec![error_frame("internal_error", &e.to_string())],
         },
-        ClientFrame::State { state: app_state, unread } => {
+        ClientFrame::State {
+            state: app_state,
+            unread,
+        } => {
             let (session, badge) = match app_state.as_str() {
                 "foreground" => (SessionState::Online, Some(0)),
                 "background" => (SessionState::Background, Some(unread.unwrap_or(0).max(0))),
-                other => return vec![error_frame("invalid_state", &format!("`{other}` is not foreground or background"))],
+                other => {
+                    return vec![error_frame(
+                        "invalid_state",
+                        &format!("`{other}` is not foreground or background"),
+                    )];
+                }
             };
-            match state.store.set_session(&me.app, &me.user, device, session, badge).await {
+            match state
+                .store
+                .set_session(&me.app, &me.user, device, session, badge)
+                .await
+            {
                 Ok(_) => Vec::new(),
                 Err(e) => vec![error_frame("internal_error", &e.to_string())],
             }
@@ -154,7 +186,9 @@ async fn sync(state: &AppState, me: &UserSession, device: &str, after: Option<i6
         let full = page.len() == SYNC_PAGE as usize;
         for (seq, message) in page {
             after = seq;
-            frames.push(json!({"type": "message", "seq": seq, "message": message.client_view(&me.user)}).to_string());
+            frames.push(
+                json!({"type": "message", "seq": seq, "message": message.client_view(&me.user)}).to_string(),
+            );
         }
         if !full {
             break;

@@ -41,18 +41,30 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
         tweak(&mut config);
         let data_dir = config.data_dir.clone();
         let prepared = prepare(config).await.expect("prepare");
-        let admin_token = prepared.new_admin_token.expect("first start issues an admin token");
+        let admin_token = prepared
+            .new_admin_token
+            .expect("first start issues an admin token");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(herald_server::run(listener, prepared.state, async move {
             let _ = stopped.await;
         }));
-        Self { base, admin_token, data_dir, http: Client::new(), _dir: dir, stop: Some(stop) }
+        Self {
+            base,
+            admin_token,
+            data_dir,
+            http: Client::new(),
+            _dir: dir,
+            stop: Some(stop),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -80,7 +92,12 @@ impl TestServer {
     }
 
     pub async fn create_app(&self, name: &str) -> TestApp {
-        let body = expect(self.admin(Method::POST, "/v1/apps").json(&json!({ "name": name })), 201).await;
+        let body = expect(
+            self.admin(Method::POST, "/v1/apps")
+                .json(&json!({ "name": name })),
+            201,
+        )
+        .await;
         TestApp {
             id: body["id"].as_str().expect("id").to_string(),
             secret: body["secret"].as_str().expect("secret").to_string(),
@@ -89,13 +106,23 @@ impl TestServer {
 
     /// Creates a certificate and returns its body.
     pub async fn create_certificate(&self, app: &TestApp, body: Value) -> Value {
-        expect(self.admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id)).json(&body), 201).await
+        expect(
+            self.admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+                .json(&body),
+            201,
+        )
+        .await
     }
 
     /// Mints a user token for `user`.
     pub async fn user_token(&self, app: &TestApp, user: &str) -> String {
         let body = expect(
-            self.backend(app, Method::POST, &format!("/v1/apps/{}/users/{user}/tokens", app.id)).json(&json!({})),
+            self.backend(
+                app,
+                Method::POST,
+                &format!("/v1/apps/{}/users/{user}/tokens", app.id),
+            )
+            .json(&json!({})),
             201,
         )
         .await;
@@ -116,18 +143,31 @@ pub async fn expect(request: RequestBuilder, status: u16) -> Value {
 pub async fn expect_error(request: RequestBuilder, status: u16, code: &str) -> Value {
     let body = expect(request, status).await;
     assert_eq!(body["code"], code, "unexpected error code; body: {body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error without message: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error without message: {body}"
+    );
     body
 }
 
 async fn json_body(response: Response) -> Value {
     let bytes = response.bytes().await.expect("body");
-    if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) }
+    if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    }
 }
 
 fn testdata(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/keys").join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_string()
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/keys")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
 }
 
 pub fn apns_p8() -> String {
@@ -155,7 +195,10 @@ pub fn valid_certificate(vendor: &str) -> (Value, Vec<&'static str>) {
                    "team_id": "ABCDE12345", "key_id": "KEY1234567", "private_key": apns_p8()}),
             vec!["private_key"],
         ),
-        "fcm" => (json!({"vendor": "fcm", "name": name, "service_account": fcm_service_account()}), vec!["service_account"]),
+        "fcm" => (
+            json!({"vendor": "fcm", "name": name, "service_account": fcm_service_account()}),
+            vec!["service_account"],
+        ),
         "huawei" => (
             json!({"vendor": "huawei", "name": name, "app_id": "104412345", "app_secret": "hw-secret-value-0001",
                    "package_name": "com.example.chat", "category": "IM", "importance": "NORMAL",
@@ -196,7 +239,9 @@ pub fn valid_certificate(vendor: &str) -> (Value, Vec<&'static str>) {
     }
 }
 
-pub const VENDORS: [&str; 9] = ["apns", "fcm", "huawei", "honor", "xiaomi", "oppo", "vivo", "meizu", "webpush"];
+pub const VENDORS: [&str; 9] = [
+    "apns", "fcm", "huawei", "honor", "xiaomi", "oppo", "vivo", "meizu", "webpush",
+];
 
 /// A Web Push subscription as a browser produces it (keys are valid, endpoint is local).
 pub fn webpush_subscription() -> Value {
@@ -223,7 +268,9 @@ impl Stack {
             &testdata("vapid_private.b64url"),
         )
         .expect("credentials");
-        let sandbox = herald_sandbox::Sandbox::start(herald_sandbox::SandboxOptions::new(credentials)).await.expect("sandbox");
+        let sandbox = herald_sandbox::Sandbox::start(herald_sandbox::SandboxOptions::new(credentials))
+            .await
+            .expect("sandbox");
         let ca_dir = tempfile::tempdir().expect("dir");
         let ca_file = ca_dir.path().join("sandbox-ca.pem");
         std::fs::write(&ca_file, &sandbox.ca_pem).expect("write CA");
@@ -250,7 +297,12 @@ impl Stack {
 
     /// The certificate id of a sandbox vendor.
     pub async fn certificate_id(&self, vendor: &str) -> i64 {
-        let list = expect(self.server.admin(Method::GET, &format!("/v1/apps/{}/certificates", self.app.id)), 200).await;
+        let list = expect(
+            self.server
+                .admin(Method::GET, &format!("/v1/apps/{}/certificates", self.app.id)),
+            200,
+        )
+        .await;
         list.as_array()
             .expect("list")
             .iter()
@@ -263,7 +315,11 @@ impl Stack {
     pub async fn user(&self, id: &str, nickname: &str) -> String {
         expect(
             self.server
-                .backend(&self.app, Method::PUT, &format!("/v1/apps/{}/users/{id}", self.app.id))
+                .backend(
+                    &self.app,
+                    Method::PUT,
+                    &format!("/v1/apps/{}/users/{id}", self.app.id),
+                )
                 .json(&json!({"nickname": nickname})),
             201,
         )
@@ -289,8 +345,17 @@ impl Stack {
 
     /// Sends a message through the server API and returns the answer.
     pub async fn send(&self, body: Value) -> Value {
-        expect(self.server.backend(&self.app, Method::POST, &format!("/v1/apps/{}/messages", self.app.id)).json(&body), 201)
-            .await
+        expect(
+            self.server
+                .backend(
+                    &self.app,
+                    Method::POST,
+                    &format!("/v1/apps/{}/messages", self.app.id),
+                )
+                .json(&body),
+            201,
+        )
+        .await
     }
 
     /// The delivery records of a message, once none is queued or in flight any more.
@@ -299,7 +364,10 @@ impl Stack {
         for _ in 0..200 {
             let body = expect(self.server.backend(&self.app, Method::GET, &path), 200).await;
             let list = body["deliveries"].as_array().cloned().unwrap_or_default();
-            if list.iter().all(|d| d["state"] != "queued" && d["state"] != "in_flight") {
+            if list
+                .iter()
+                .all(|d| d["state"] != "queued" && d["state"] != "in_flight")
+            {
                 return list;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -309,7 +377,9 @@ impl Stack {
 
     /// What a token received in the sandbox.
     pub fn inbox(&self, vendor: &str, push_token: &str) -> Vec<herald_sandbox::Delivered> {
-        self.sandbox.state.inbox(vendor.parse().expect("vendor"), push_token)
+        self.sandbox
+            .state
+            .inbox(vendor.parse().expect("vendor"), push_token)
     }
 }
 
@@ -320,7 +390,10 @@ pub struct Phone {
 
 impl Phone {
     pub async fn connect(server: &TestServer, token: &str, device: &str, platform: &str) -> Self {
-        let url = format!("{}/v1/connect?device={device}&platform={platform}&token={token}", server.base.replace("http://", "ws://"));
+        let url = format!(
+            "{}/v1/connect?device={device}&platform={platform}&token={token}",
+            server.base.replace("http://", "ws://")
+        );
         let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
         let mut phone = Self { socket };
         // One round trip: the session is registered before the caller goes on.
@@ -331,7 +404,12 @@ impl Phone {
 
     pub async fn send(&mut self, frame: Value) {
         use futures_util::SinkExt;
-        self.socket.send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into())).await.expect("send");
+        self.socket
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                frame.to_string().into(),
+            ))
+            .await
+            .expect("send");
     }
 
     /// The next JSON frame, or `None` after `wait`.
@@ -342,7 +420,9 @@ impl Phone {
                 Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) => {
                     return Some(serde_json::from_str(text.as_str()).expect("json frame"));
                 }
-                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))))
+                | Ok(None)
+                | Ok(Some(Err(_))) => return None,
                 Ok(Some(Ok(_))) => continue,
                 Err(_) => return None,
             }
@@ -366,7 +446,8 @@ impl Phone {
 
     /// Sends a state frame and waits until the server applied it (a ping round trip).
     pub async fn set_state(&mut self, state: &str, unread: i64) {
-        self.send(json!({"type": "state", "state": state, "unread": unread})).await;
+        self.send(json!({"type": "state", "state": state, "unread": unread}))
+            .await;
         self.send(json!({"type": "ping"})).await;
         self.expect_frame("pong").await;
     }

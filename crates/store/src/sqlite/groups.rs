@@ -7,7 +7,7 @@ use herald_core::{Group, StoreError, now_millis};
 use sqlx::Row;
 
 impl SqliteStore {
-    async fn fetch_group<'c>(conn: &mut sqlx::SqliteConnection, app: &str, id: &str) -> StoreResult<Group> {
+    async fn fetch_group(conn: &mut sqlx::SqliteConnection, app: &str, id: &str) -> StoreResult<Group> {
         let row = sqlx::query("SELECT id, name, created_at FROM chat_groups WHERE app_id = $1 AND id = $2")
             .bind(app)
             .bind(id)

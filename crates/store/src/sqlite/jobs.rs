@@ -41,7 +41,9 @@ impl JobQueue for SqliteStore {
                     user_id: r.try_get("user_id").map_err(backend)?,
                     device_id: r.try_get("device_id").map_err(backend)?,
                     certificate_id: r.try_get("certificate_id").map_err(backend)?,
-                    vendor: vendor.parse::<Vendor>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    vendor: vendor
+                        .parse::<Vendor>()
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     token: r.try_get("token").map_err(backend)?,
                     badge: r.try_get("badge").map_err(backend)?,
                     sound: r.try_get("sound").map_err(backend)?,

@@ -30,9 +30,13 @@ pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> 
         device_id: text("device_id")?,
         decision: text("decision")?,
         reason: text("reason")?,
-        vendor: vendor.map(|v| v.parse::<Vendor>()).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        vendor: vendor
+            .map(|v| v.parse::<Vendor>())
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         certificate_id: row.try_get("certificate_id").map_err(backend)?,
-        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
+        state: DeliveryState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
         attempts: u32::try_from(attempts).unwrap_or(0),
         vendor_code: row.try_get("vendor_code").map_err(backend)?,
         vendor_msg_id: row.try_get("vendor_msg_id").map_err(backend)?,
@@ -47,7 +51,8 @@ impl MessageStore for SqliteStore {
     async fn recipients(&self, app: &str, users: &[String]) -> StoreResult<Vec<Recipient>> {
         let mut recipients: BTreeMap<String, Recipient> = BTreeMap::new();
         for chunk in users.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, nickname, push_settings FROM users WHERE app_id = ");
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT id, nickname, push_settings FROM users WHERE app_id = ");
             q.push_bind(app).push(" AND id IN (");
             let mut list = q.separated(", ");
             for user in chunk {
@@ -63,7 +68,12 @@ impl MessageStore for SqliteStore {
                 };
                 recipients.insert(
                     id.clone(),
-                    Recipient { user_id: id, nickname: row.try_get("nickname").map_err(backend)?, settings, devices: Vec::new() },
+                    Recipient {
+                        user_id: id,
+                        nickname: row.try_get("nickname").map_err(backend)?,
+                        settings,
+                        devices: Vec::new(),
+                    },
                 );
             }
             let mut q = QueryBuilder::<Sqlite>::new(format!(
@@ -96,13 +106,17 @@ impl MessageStore for SqliteStore {
         if exists.is_none() {
             return Err(StoreError::not_found("group", group));
         }
-        let rows = sqlx::query("SELECT user_id FROM group_members WHERE app_id = $1 AND group_id = $2 ORDER BY user_id")
-            .bind(app)
-            .bind(group)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
-        rows.iter().map(|r| r.try_get("user_id").map_err(backend)).collect()
+        let rows = sqlx::query(
+            "SELECT user_id FROM group_members WHERE app_id = $1 AND group_id = $2 ORDER BY user_id",
+        )
+        .bind(app)
+        .bind(group)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|r| r.try_get("user_id").map_err(backend))
+            .collect()
     }
 
     async fn commit_message(
@@ -114,20 +128,23 @@ impl MessageStore for SqliteStore {
         let app = message.app_id.as_str();
         let now = now_millis();
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(app)
-            .bind(&message.id)
-            .bind(&message.from)
-            .bind(to_json(message))
-            .bind(message.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(app)
+        .bind(&message.id)
+        .bind(&message.from)
+        .bind(to_json(message))
+        .bind(message.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
 
         // Each inbox user's next sequence number, then the inbox rows.
         let mut seqs = BTreeMap::new();
         for chunk in inbox_users.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE users SET last_seq = last_seq + 1 WHERE app_id = ");
+            let mut q =
+                QueryBuilder::<Sqlite>::new("UPDATE users SET last_seq = last_seq + 1 WHERE app_id = ");
             q.push_bind(app).push(" AND id IN (");
             let mut list = q.separated(", ");
             for user in chunk {
@@ -135,14 +152,20 @@ impl MessageStore for SqliteStore {
             }
             q.push(") RETURNING id, last_seq");
             for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
-                seqs.insert(row.try_get::<String, _>("id").map_err(backend)?, row.try_get::<i64, _>("last_seq").map_err(backend)?);
+                seqs.insert(
+                    row.try_get::<String, _>("id").map_err(backend)?,
+                    row.try_get::<i64, _>("last_seq").map_err(backend)?,
+                );
             }
         }
         let entries: Vec<(&String, &i64)> = seqs.iter().collect();
         for chunk in entries.chunks(CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO inbox (app_id, user_id, seq, message_id) ");
             q.push_values(chunk, |mut row, (user, seq)| {
-                row.push_bind(app).push_bind(*user).push_bind(**seq).push_bind(&message.id);
+                row.push_bind(app)
+                    .push_bind(*user)
+                    .push_bind(**seq)
+                    .push_bind(&message.id);
             });
             q.build().execute(&mut *tx).await.map_err(backend)?;
         }
@@ -155,12 +178,19 @@ impl MessageStore for SqliteStore {
             q.push_bind(app).push(" AND (user_id, device_id) IN (VALUES ");
             let mut list = q.separated(", ");
             for plan in chunk {
-                list.push("(").push_bind_unseparated(&plan.user_id).push_unseparated(", ").push_bind_unseparated(&plan.device_id).push_unseparated(")");
+                list.push("(")
+                    .push_bind_unseparated(&plan.user_id)
+                    .push_unseparated(", ")
+                    .push_bind_unseparated(&plan.device_id)
+                    .push_unseparated(")");
             }
             q.push(") RETURNING user_id, device_id, badge");
             for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
                 badges.insert(
-                    (row.try_get("user_id").map_err(backend)?, row.try_get("device_id").map_err(backend)?),
+                    (
+                        row.try_get("user_id").map_err(backend)?,
+                        row.try_get("device_id").map_err(backend)?,
+                    ),
                     row.try_get("badge").map_err(backend)?,
                 );
             }
@@ -177,7 +207,10 @@ impl MessageStore for SqliteStore {
                     (None, true) => DeliveryState::Live,
                     (None, false) => DeliveryState::Skipped,
                 };
-                let badge = badges.get(&(plan.user_id.clone(), plan.device_id.clone())).copied().unwrap_or(0);
+                let badge = badges
+                    .get(&(plan.user_id.clone(), plan.device_id.clone()))
+                    .copied()
+                    .unwrap_or(0);
                 row.push_bind(app)
                     .push_bind(&message.id)
                     .push_bind(&plan.user_id)
@@ -208,10 +241,19 @@ impl MessageStore for SqliteStore {
             .await
             .map_err(backend)?
             .ok_or_else(|| StoreError::not_found("message", id))?;
-        from_json("messages.body", &row.try_get::<String, _>("body").map_err(backend)?)
+        from_json(
+            "messages.body",
+            &row.try_get::<String, _>("body").map_err(backend)?,
+        )
     }
 
-    async fn inbox_after(&self, app: &str, user: &str, after: i64, limit: u32) -> StoreResult<Vec<(i64, Message)>> {
+    async fn inbox_after(
+        &self,
+        app: &str,
+        user: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<(i64, Message)>> {
         let rows = sqlx::query(
             "SELECT i.seq, m.body FROM inbox i JOIN messages m ON m.app_id = i.app_id AND m.id = i.message_id \
              WHERE i.app_id = $1 AND i.user_id = $2 AND i.seq > $3 ORDER BY i.seq LIMIT $4",
@@ -226,7 +268,10 @@ impl MessageStore for SqliteStore {
         rows.iter()
             .map(|r| {
                 let seq: i64 = r.try_get("seq").map_err(backend)?;
-                Ok((seq, from_json("messages.body", &r.try_get::<String, _>("body").map_err(backend)?)?))
+                Ok((
+                    seq,
+                    from_json("messages.body", &r.try_get::<String, _>("body").map_err(backend)?)?,
+                ))
             })
             .collect()
     }
@@ -246,14 +291,20 @@ impl MessageStore for SqliteStore {
     }
 
     async fn acked(&self, app: &str, user: &str, device: &str) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT acked_seq FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3")
-            .bind(app)
-            .bind(user)
-            .bind(device)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(row.map(|r| r.try_get("acked_seq")).transpose().map_err(backend)?.unwrap_or(0))
+        let row = sqlx::query(
+            "SELECT acked_seq FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(row
+            .map(|r| r.try_get("acked_seq"))
+            .transpose()
+            .map_err(backend)?
+            .unwrap_or(0))
     }
 
     async fn message_deliveries(&self, app: &str, message: &str) -> StoreResult<Vec<DeliveryRecord>> {
@@ -268,7 +319,13 @@ impl MessageStore for SqliteStore {
         rows.iter().map(delivery_from_row).collect()
     }
 
-    async fn device_deliveries(&self, app: &str, user: &str, device: &str, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
+    async fn device_deliveries(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DeliveryRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE app_id = $1 AND user_id = $2 AND device_id = $3 \
              ORDER BY id DESC LIMIT $4"
@@ -297,8 +354,11 @@ impl MessageStore for SqliteStore {
                 let vendor: String = r.try_get("vendor").map_err(backend)?;
                 let state: String = r.try_get("state").map_err(backend)?;
                 Ok((
-                    vendor.parse().map_err(|e: herald_core::vendor::UnknownVendor| StoreError::Corrupt(e.to_string()))?,
-                    DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
+                    vendor.parse().map_err(|e: herald_core::vendor::UnknownVendor| {
+                        StoreError::Corrupt(e.to_string())
+                    })?,
+                    DeliveryState::parse(&state)
+                        .ok_or_else(|| StoreError::Corrupt(format!("delivery state `{state}`")))?,
                     r.try_get("n").map_err(backend)?,
                 ))
             })

@@ -2,7 +2,7 @@
 
 use crate::fields::{Fields, check_one_of, check_package_name};
 use base64::Engine;
-use herald_core::Invalid;
+use herald_core::{AdapterError, ClickAction, Invalid};
 use p256::pkcs8::DecodePrivateKey;
 
 /// Fields that are write-only and sealed at rest.
@@ -117,4 +117,77 @@ fn check_p12(b64: &str) -> Result<(), Invalid> {
         return Err(bad("not a PKCS#12 version 3 file"));
     }
     Ok(())
+}
+
+/// Production host. [SDK: apns2 `client.go`]
+pub(crate) const PRODUCTION_URL: &str = "https://api.push.apple.com";
+/// Development host: tokens of development builds only work here. [SDK: apns2 `client.go`]
+pub(crate) const DEVELOPMENT_URL: &str = "https://api.sandbox.push.apple.com";
+
+/// The ES256 signing key of token auth (the .p8 file) and the ids that go in the provider JWT.
+#[derive(Clone)]
+pub(crate) struct ApnsTokenKey {
+    pub(crate) team_id: String,
+    pub(crate) key_id: String,
+    pub(crate) signing_key: herald_core::Secret<jsonwebtoken::EncodingKey>,
+}
+
+/// What the APNs adapter needs from a certificate.
+#[derive(Clone)]
+pub(crate) struct ApnsConfig {
+    /// The `apns-topic` of every alert.
+    pub(crate) bundle_id: String,
+    /// Host (production, development, or the `base_url` override).
+    pub(crate) push_url: String,
+    pub(crate) key: ApnsTokenKey,
+    /// Default action category registered by the app.
+    pub(crate) category: Option<String>,
+    /// Default sound.
+    pub(crate) sound: Option<String>,
+    pub(crate) click_action: ClickAction,
+}
+
+impl std::fmt::Debug for ApnsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApnsConfig")
+            .field("bundle_id", &self.bundle_id)
+            .field("push_url", &self.push_url)
+            .field("team_id", &self.key.team_id)
+            .field("key_id", &self.key.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApnsConfig {
+    pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, AdapterError> {
+        if view.opt_str("certificate").is_some() {
+            // Certificate auth needs a TLS client identity per certificate (a reqwest client of its
+            // own) and a PKCS#12 reader; this build only speaks token auth.
+            return Err(AdapterError::Config(
+                "APNs certificate (.p12) authentication is not supported yet; use token authentication \
+                 (team_id, key_id and the .p8 private_key)"
+                    .into(),
+            ));
+        }
+        let production = view.opt_str("environment").as_deref() != Some("sandbox");
+        let private_key = view.str("private_key")?;
+        let signing_key = jsonwebtoken::EncodingKey::from_ec_pem(private_key.trim().as_bytes())
+            .map_err(|e| AdapterError::Config(format!("APNs private_key is not a usable .p8 key: {e}")))?;
+        Ok(Self {
+            bundle_id: view.str("bundle_id")?,
+            push_url: view.base_url(if production {
+                PRODUCTION_URL
+            } else {
+                DEVELOPMENT_URL
+            }),
+            key: ApnsTokenKey {
+                team_id: view.str("team_id")?,
+                key_id: view.str("key_id")?,
+                signing_key: herald_core::Secret::new(signing_key),
+            },
+            category: view.cert.defaults.category.clone(),
+            sound: view.cert.defaults.sound.clone(),
+            click_action: view.click_action().clone(),
+        })
+    }
 }

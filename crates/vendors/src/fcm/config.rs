@@ -31,14 +31,14 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
                     )),
                 }
             };
-            if let Some(Value::String(kind)) = account.get("type") {
-                if kind != "service_account" {
-                    return Err(Invalid::new(
-                        "service_account.type",
-                        "invalid_service_account",
-                        format!("type is `{kind}`; a service-account key file has type `service_account`"),
-                    ));
-                }
+            if let Some(Value::String(kind)) = account.get("type")
+                && kind != "service_account"
+            {
+                return Err(Invalid::new(
+                    "service_account.type",
+                    "invalid_service_account",
+                    format!("type is `{kind}`; a service-account key file has type `service_account`"),
+                ));
             }
             let key = field("private_key")?;
             rsa::RsaPrivateKey::from_pkcs8_pem(key.trim()).map_err(|_| {
@@ -106,5 +106,97 @@ fn check_project_id(value: &str) -> Result<(), Invalid> {
             "project_id",
             format!("`{value}` is not a Firebase project id"),
         ))
+    }
+}
+
+/// Production OAuth token endpoint (the usual `token_uri` of a service-account file).
+pub(crate) const TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
+/// Production send host.
+pub(crate) const SEND_URL: &str = "https://fcm.googleapis.com";
+
+/// What the FCM adapter needs from a certificate: the service account (its RSA key sealed in
+/// a [`herald_core::Secret`]) and where to send.
+#[derive(Clone)]
+pub(crate) struct FcmConfig {
+    pub(crate) project_id: String,
+    pub(crate) client_email: String,
+    pub(crate) private_key_id: String,
+    pub(crate) signing_key: herald_core::Secret<jsonwebtoken::EncodingKey>,
+    /// The account's `token_uri`: the assertion's `aud`, whatever host the request goes to.
+    pub(crate) token_uri: String,
+    /// Where the token request goes (`token_uri`, or the base URL override + its path).
+    pub(crate) token_url: String,
+    /// `…/v1/projects/{project_id}/messages:send`.
+    pub(crate) send_url: String,
+    pub(crate) channel_id: Option<String>,
+    pub(crate) click_action: herald_core::ClickAction,
+}
+
+impl std::fmt::Debug for FcmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FcmConfig")
+            .field("project_id", &self.project_id)
+            .field("client_email", &self.client_email)
+            .field("send_url", &self.send_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FcmConfig {
+    pub(crate) fn from_certificate(
+        view: crate::cert::CertView<'_>,
+    ) -> Result<Self, herald_core::AdapterError> {
+        use herald_core::AdapterError;
+        let config_error = |what: &str| AdapterError::Config(format!("certificate {}: {what}", view.cert.id));
+        let account = match view.value("service_account") {
+            Some(Value::Object(account)) => account.clone(),
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(account)) => account,
+                _ => return Err(config_error("service_account is not a JSON object")),
+            },
+            _ if view.value("server_key").is_some() => {
+                // The legacy HTTP API was shut down in 2024 [DOC: vendor-apis.md §2.5].
+                return Err(config_error(
+                    "the FCM legacy API (server_key) is shut down; upload a service_account",
+                ));
+            }
+            _ => return Err(config_error("service_account is missing")),
+        };
+        let field = |name: &str| -> Result<String, AdapterError> {
+            account
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| config_error(&format!("service_account has no `{name}`")))
+        };
+        let project_id = view
+            .opt_str("project_id")
+            .map_or_else(|| field("project_id"), Ok)?;
+        let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(field("private_key")?.trim().as_bytes())
+            .map_err(|_| config_error("service_account.private_key is not an RSA PEM key"))?;
+        let token_uri = field("token_uri").unwrap_or_else(|_| TOKEN_URI.to_string());
+        let (token_url, send_base) = match &view.cert.base_url {
+            Some(_) => {
+                // With an override every endpoint goes to it, under the vendor's real path.
+                let base = view.base_url(SEND_URL);
+                let path = url::Url::parse(&token_uri)
+                    .map(|u| u.path().to_string())
+                    .unwrap_or_else(|_| "/token".into());
+                (format!("{base}{path}"), base)
+            }
+            None => (token_uri.clone(), SEND_URL.to_string()),
+        };
+        Ok(Self {
+            send_url: format!("{send_base}/v1/projects/{project_id}/messages:send"),
+            project_id,
+            client_email: field("client_email")?,
+            // Google's own client libraries send the key id; a file without one still signs.
+            private_key_id: field("private_key_id").unwrap_or_default(),
+            signing_key: herald_core::Secret::new(signing_key),
+            token_uri,
+            token_url,
+            channel_id: view.cert.defaults.channel_id.clone(),
+            click_action: view.click_action().clone(),
+        })
     }
 }

@@ -1,3 +1,7 @@
 //! Honor Push, modelled on Huawei's API with its own hosts and camelCase fields.
 
+pub(crate) mod adapter;
+pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod request;
+pub(crate) mod response;

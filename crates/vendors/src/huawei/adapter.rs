@@ -35,9 +35,17 @@ impl VendorApi for HuaweiApi {
         auth::fetch_token(http, &self.config).await
     }
 
-    async fn send_chunk(&self, http: &Http, credential: &str, message: &Value, targets: &[Target]) -> Result<Vec<Outcome>, AdapterError> {
+    async fn send_chunk(
+        &self,
+        http: &Http,
+        credential: &str,
+        message: &Value,
+        targets: &[Target],
+    ) -> Result<Vec<Outcome>, AdapterError> {
         let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let answer = http.send(&request::send_request(&self.config, message, &tokens, credential)).await?;
+        let answer = http
+            .send(&request::send_request(&self.config, message, &tokens, credential))
+            .await?;
         Ok(response::classify(&answer, &tokens))
     }
 }

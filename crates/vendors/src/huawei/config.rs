@@ -52,24 +52,39 @@ pub(crate) struct HuaweiConfig {
 
 impl std::fmt::Debug for HuaweiConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HuaweiConfig").field("app_id", &self.app_id).field("push_url", &self.push_url).finish_non_exhaustive()
+        f.debug_struct("HuaweiConfig")
+            .field("app_id", &self.app_id)
+            .field("push_url", &self.push_url)
+            .finish_non_exhaustive()
     }
 }
 
 impl HuaweiConfig {
-    pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, herald_core::AdapterError> {
+    pub(crate) fn from_certificate(
+        view: crate::cert::CertView<'_>,
+    ) -> Result<Self, herald_core::AdapterError> {
         let overridden = view.cert.base_url.is_some();
         let push_url = view.base_url(PUSH_URL);
-        let auth_url = if overridden { format!("{push_url}/oauth2/v3/token") } else { AUTH_URL.to_string() };
+        let auth_url = if overridden {
+            format!("{push_url}/oauth2/v3/token")
+        } else {
+            AUTH_URL.to_string()
+        };
         Ok(Self {
             app_id: view.str("app_id")?,
             app_secret: herald_core::Secret::new(view.str("app_secret")?),
             package_name: view.str("package_name")?,
             auth_url,
             push_url,
-            category: view.opt_str("category").or_else(|| view.cert.defaults.category.clone()),
-            importance: view.opt_str("importance").or_else(|| view.cert.defaults.importance.clone()),
-            badge_class: view.opt_str("badge_class").or_else(|| view.cert.defaults.badge_class.clone()),
+            category: view
+                .opt_str("category")
+                .or_else(|| view.cert.defaults.category.clone()),
+            importance: view
+                .opt_str("importance")
+                .or_else(|| view.cert.defaults.importance.clone()),
+            badge_class: view
+                .opt_str("badge_class")
+                .or_else(|| view.cert.defaults.badge_class.clone()),
             click_action: view.click_action().clone(),
         })
     }

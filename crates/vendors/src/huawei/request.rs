@@ -28,7 +28,9 @@ pub(crate) fn message(config: &HuaweiConfig, n: &Notification) -> Result<Value, 
             _ => {
                 return Err(Outcome::rejected(
                     "payload_too_large",
-                    format!("Huawei messages are limited to {MAX_MESSAGE_BYTES} bytes; the ext data alone exceeds it"),
+                    format!(
+                        "Huawei messages are limited to {MAX_MESSAGE_BYTES} bytes; the ext data alone exceeds it"
+                    ),
                 ));
             }
         };
@@ -36,16 +38,26 @@ pub(crate) fn message(config: &HuaweiConfig, n: &Notification) -> Result<Value, 
 }
 
 fn build(config: &HuaweiConfig, n: &Notification, body: &str) -> Value {
-    let click = match if n.click_action == ClickAction::OpenApp { &config.click_action } else { &n.click_action } {
+    let click = match if n.click_action == ClickAction::OpenApp {
+        &config.click_action
+    } else {
+        &n.click_action
+    } {
         ClickAction::OpenApp => json!({"type": 3}),
         ClickAction::OpenUrl { url } => json!({"type": 2, "url": url}),
-        ClickAction::OpenPage { page } => json!({"type": 1, "intent": activity_intent(&config.package_name, page)}),
+        ClickAction::OpenPage { page } => {
+            json!({"type": 1, "intent": activity_intent(&config.package_name, page)})
+        }
     };
     let mut notification = Map::new();
     notification.insert("title".into(), json!(n.title));
     notification.insert("body".into(), json!(body));
     notification.insert("click_action".into(), click);
-    let importance = n.importance.clone().or_else(|| config.importance.clone()).unwrap_or_else(|| "NORMAL".into());
+    let importance = n
+        .importance
+        .clone()
+        .or_else(|| config.importance.clone())
+        .unwrap_or_else(|| "NORMAL".into());
     notification.insert("importance".into(), json!(importance));
     if let Some(channel) = &n.channel_id {
         notification.insert("channel_id".into(), json!(channel));
@@ -79,7 +91,10 @@ fn build(config: &HuaweiConfig, n: &Notification, body: &str) -> Value {
     if let Some(category) = n.category.clone().or_else(|| config.category.clone()) {
         android.insert("category".into(), json!(category));
     }
-    android.insert("ttl".into(), json!(format!("{}s", n.ttl_seconds.clamp(1, MAX_TTL_SECONDS))));
+    android.insert(
+        "ttl".into(),
+        json!(format!("{}s", n.ttl_seconds.clamp(1, MAX_TTL_SECONDS))),
+    );
     android.insert("bi_tag".into(), json!(n.id));
     android.insert("notification".into(), Value::Object(notification));
     let mut message = Map::new();
@@ -91,7 +106,12 @@ fn build(config: &HuaweiConfig, n: &Notification, body: &str) -> Value {
 }
 
 /// The send request for a chunk of tokens.
-pub(crate) fn send_request(config: &HuaweiConfig, message: &Value, tokens: &[&str], access_token: &str) -> VendorRequest {
+pub(crate) fn send_request(
+    config: &HuaweiConfig,
+    message: &Value,
+    tokens: &[&str],
+    access_token: &str,
+) -> VendorRequest {
     let mut message = message.clone();
     message["token"] = json!(tokens);
     VendorRequest::json(

@@ -1,7 +1,7 @@
 //! Meizu certificate fields: app id, AppSecret (the signing key), package and message type.
 
 use crate::fields::{Fields, check_package_name};
-use herald_core::Invalid;
+use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
@@ -16,4 +16,46 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
         crate::rules::check_meizu_notice_type("notice_msg_type", kind)?;
     }
     Ok(Vec::new())
+}
+
+/// Production push host (mainland). [SDK `SystemConstants`; MEIZUPUSH/PushAPI README]
+/// Overseas apps use `https://server-api-push.in.meizu.com` through `base_url`.
+pub(crate) const PUSH_URL: &str = "https://server-api-push.meizu.com";
+
+/// What the Meizu adapter needs from a certificate.
+#[derive(Clone)]
+pub(crate) struct MeizuConfig {
+    pub(crate) app_id: String,
+    /// The key every request is signed with (never sent).
+    pub(crate) app_secret: herald_core::Secret<String>,
+    pub(crate) package_name: String,
+    pub(crate) push_url: String,
+    pub(crate) notice_msg_type: Option<u8>,
+    pub(crate) click_action: ClickAction,
+}
+
+impl std::fmt::Debug for MeizuConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MeizuConfig")
+            .field("app_id", &self.app_id)
+            .field("push_url", &self.push_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeizuConfig {
+    pub(crate) fn from_certificate(
+        view: crate::cert::CertView<'_>,
+    ) -> Result<Self, herald_core::AdapterError> {
+        Ok(Self {
+            app_id: view.str("app_id")?,
+            app_secret: herald_core::Secret::new(view.str("app_secret")?),
+            package_name: view.str("package_name")?,
+            push_url: view.base_url(PUSH_URL),
+            notice_msg_type: view
+                .opt_u8("notice_msg_type")
+                .or(view.cert.defaults.notice_msg_type),
+            click_action: view.click_action().clone(),
+        })
+    }
 }

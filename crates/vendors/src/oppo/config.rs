@@ -3,7 +3,7 @@
 
 use crate::fields::{Fields, check_one_of};
 use crate::rules::{OPPO_CATEGORIES, check_oppo_notify_level};
-use herald_core::Invalid;
+use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["master_secret"];
@@ -28,4 +28,56 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
         );
     }
     Ok(warnings)
+}
+
+/// Production host for devices registered in China. [DOC copy "调用地址，公共参数和返回码"]
+/// The overseas host (`https://api-intl.push.oppomobile.com`) needs its own auth token, so a
+/// certificate for overseas devices points `base_url` at it.
+pub(crate) const PUSH_URL: &str = "https://api.push.oppomobile.com";
+/// Auth path, on the push host. [SDK `RequestPath.AUTH`]
+pub(crate) const AUTH_PATH: &str = "/server/v1/auth";
+
+/// What the OPPO adapter needs from a certificate.
+#[derive(Clone)]
+pub(crate) struct OppoConfig {
+    pub(crate) app_key: String,
+    pub(crate) master_secret: herald_core::Secret<String>,
+    pub(crate) auth_url: String,
+    pub(crate) push_url: String,
+    pub(crate) channel_id: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) notify_level: Option<u8>,
+    pub(crate) click_action: ClickAction,
+}
+
+impl std::fmt::Debug for OppoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OppoConfig")
+            .field("app_key", &self.app_key)
+            .field("push_url", &self.push_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OppoConfig {
+    pub(crate) fn from_certificate(
+        view: crate::cert::CertView<'_>,
+    ) -> Result<Self, herald_core::AdapterError> {
+        // Auth lives on the push host in production too, so the override moves both.
+        let push_url = view.base_url(PUSH_URL);
+        Ok(Self {
+            app_key: view.str("app_key")?,
+            master_secret: herald_core::Secret::new(view.str("master_secret")?),
+            auth_url: format!("{push_url}{AUTH_PATH}"),
+            push_url,
+            channel_id: view
+                .opt_str("channel_id")
+                .or_else(|| view.cert.defaults.channel_id.clone()),
+            category: view
+                .opt_str("category")
+                .or_else(|| view.cert.defaults.category.clone()),
+            notify_level: view.opt_u8("notify_level").or(view.cert.defaults.notify_level),
+            click_action: view.click_action().clone(),
+        })
+    }
 }

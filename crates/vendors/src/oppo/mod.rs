@@ -1,3 +1,7 @@
 //! OPPO (HeyTap) Push server API v1 with a sha256-signed auth token.
 
+pub(crate) mod adapter;
+pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod request;
+pub(crate) mod response;

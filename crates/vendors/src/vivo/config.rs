@@ -3,7 +3,7 @@
 
 use crate::fields::{Fields, check_one_of};
 use crate::rules::{VIVO_CATEGORIES, check_vivo_classification};
-use herald_core::Invalid;
+use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
@@ -20,4 +20,61 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     }
     check_vivo_classification("classification", classification, category.as_deref())?;
     Ok(Vec::new())
+}
+
+/// Production host (every endpoint, auth included). [SDK `Constants`; DOC doc/362]
+pub(crate) const PUSH_URL: &str = "https://api-push.vivo.com.cn";
+/// Auth path. [SDK; DOC doc/362]
+pub(crate) const AUTH_PATH: &str = "/message/auth";
+
+/// What the vivo adapter needs from a certificate.
+#[derive(Clone)]
+pub(crate) struct VivoConfig {
+    /// vivo wants the app id as a JSON integer in every body. [DOC v2.9.2]
+    pub(crate) app_id: u64,
+    pub(crate) app_key: String,
+    pub(crate) app_secret: herald_core::Secret<String>,
+    pub(crate) auth_url: String,
+    pub(crate) push_url: String,
+    pub(crate) classification: Option<u8>,
+    pub(crate) category: Option<String>,
+    pub(crate) click_action: ClickAction,
+}
+
+impl std::fmt::Debug for VivoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VivoConfig")
+            .field("app_id", &self.app_id)
+            .field("push_url", &self.push_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VivoConfig {
+    pub(crate) fn from_certificate(
+        view: crate::cert::CertView<'_>,
+    ) -> Result<Self, herald_core::AdapterError> {
+        let app_id = view.str("app_id")?;
+        let app_id = app_id.parse().map_err(|_| {
+            herald_core::AdapterError::Config(format!(
+                "certificate {}: vivo app_id `{app_id}` is not a number",
+                view.cert.id
+            ))
+        })?;
+        let push_url = view.base_url(PUSH_URL);
+        Ok(Self {
+            app_id,
+            app_key: view.str("app_key")?,
+            app_secret: herald_core::Secret::new(view.str("app_secret")?),
+            auth_url: format!("{push_url}{AUTH_PATH}"),
+            push_url,
+            classification: view
+                .opt_u8("classification")
+                .or(view.cert.defaults.classification),
+            category: view
+                .opt_str("category")
+                .or_else(|| view.cert.defaults.category.clone()),
+            click_action: view.click_action().clone(),
+        })
+    }
 }

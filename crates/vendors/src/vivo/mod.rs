@@ -1,3 +1,7 @@
 //! vivo Push server API with an md5-signed auth token.
 
+pub(crate) mod adapter;
+pub(crate) mod auth;
 pub(crate) mod config;
+pub(crate) mod request;
+pub(crate) mod response;

@@ -4,7 +4,8 @@
 use crate::fields::Fields;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use herald_core::Invalid;
+use herald_core::{AdapterError, ClickAction, Invalid};
+use p256::pkcs8::EncodePrivateKey;
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["vapid_private_key"];
@@ -55,4 +56,50 @@ fn invalid_key(field: &str) -> Invalid {
         "the 32-byte P-256 private key, base64url-encoded"
     };
     Invalid::new(field, "invalid_vapid_key", format!("{field} must be {what}"))
+}
+
+/// Lifetime given to each VAPID JWT: RFC 8292 allows at most 24 hours; half of it leaves room
+/// for clock skew at the push service. [DOC: RFC 8292 §2]
+pub(crate) const VAPID_LIFETIME_SECONDS: i64 = 12 * 3600;
+
+/// What the Web Push adapter needs from a certificate. There is no endpoint: every
+/// subscription names its push service's URL.
+#[derive(Clone)]
+pub(crate) struct WebpushConfig {
+    /// The application server key as sent in `k=` (base64url, no padding).
+    pub(crate) public_key: String,
+    /// The VAPID signing key.
+    pub(crate) signing_key: herald_core::Secret<jsonwebtoken::EncodingKey>,
+    /// The `sub` contact (mailto: or https:).
+    pub(crate) subject: String,
+    /// Default sound (`none` = a silent notification).
+    pub(crate) sound: Option<String>,
+    pub(crate) click_action: ClickAction,
+}
+
+impl std::fmt::Debug for WebpushConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebpushConfig")
+            .field("public_key", &self.public_key)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebpushConfig {
+    pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, AdapterError> {
+        let bad = |what: &str| AdapterError::Config(format!("Web Push {what} is not a usable P-256 key"));
+        let private =
+            decode_b64url(&view.str("vapid_private_key")?).ok_or_else(|| bad("vapid_private_key"))?;
+        let secret = p256::SecretKey::from_slice(&private).map_err(|_| bad("vapid_private_key"))?;
+        let der = secret.to_pkcs8_der().map_err(|_| bad("vapid_private_key"))?;
+        let public = decode_b64url(&view.str("vapid_public_key")?).ok_or_else(|| bad("vapid_public_key"))?;
+        Ok(Self {
+            public_key: URL_SAFE_NO_PAD.encode(public),
+            signing_key: herald_core::Secret::new(jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes())),
+            subject: view.str("subject")?,
+            sound: view.cert.defaults.sound.clone(),
+            click_action: view.click_action().clone(),
+        })
+    }
 }

@@ -28,3 +28,54 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     }
     Ok(warnings)
 }
+
+/// The MiPush host of a region: overseas messages must go to the host of the device's region.
+/// The documented dash spelling is used (the decompiled SDK writes `fr.api.`).
+/// [DOC: vendor-apis.md §5.1]
+pub(crate) fn region_host(region: &str) -> &'static str {
+    match region {
+        "global" => "https://api.xmpush.global.xiaomi.com",
+        "russia" => "https://ru-api.xmpush.global.xiaomi.com",
+        "india" => "https://idmb-api.xmpush.global.xiaomi.com",
+        "europe" => "https://fr-api.xmpush.global.xiaomi.com",
+        "singapore" => "https://sgp-api.xmpush.global.xiaomi.com",
+        _ => "https://api.xmpush.xiaomi.com",
+    }
+}
+
+/// What the Xiaomi adapter needs from a certificate.
+#[derive(Clone)]
+pub(crate) struct XiaomiConfig {
+    pub(crate) app_secret: herald_core::Secret<String>,
+    pub(crate) package_name: String,
+    pub(crate) push_url: String,
+    /// The private-message channel registered in the Xiaomi console: the unlimited lane.
+    pub(crate) channel_id: Option<String>,
+    pub(crate) click_action: herald_core::ClickAction,
+}
+
+impl std::fmt::Debug for XiaomiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XiaomiConfig")
+            .field("package_name", &self.package_name)
+            .field("push_url", &self.push_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl XiaomiConfig {
+    pub(crate) fn from_certificate(
+        view: crate::cert::CertView<'_>,
+    ) -> Result<Self, herald_core::AdapterError> {
+        let region = view.opt_str("region").unwrap_or_else(|| "china".into());
+        Ok(Self {
+            app_secret: herald_core::Secret::new(view.str("app_secret")?),
+            package_name: view.str("package_name")?,
+            push_url: view.base_url(region_host(&region)),
+            channel_id: view
+                .opt_str("channel_id")
+                .or_else(|| view.cert.defaults.channel_id.clone()),
+            click_action: view.click_action().clone(),
+        })
+    }
+}

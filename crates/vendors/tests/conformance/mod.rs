@@ -4,12 +4,16 @@
 
 use herald_core::{Certificate, ClickAction, Notification, Outcome, Priority, Target, Vendor};
 use herald_sandbox::{Credentials, Fault, FaultKind, Sandbox, SandboxOptions};
-use herald_vendors::http::{Http, HttpOptions};
+use herald_vendors::http::{Http, HttpOptions, VendorRequest};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
 fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/../../testdata/keys/{name}", env!("CARGO_MANIFEST_DIR"))).expect("testdata")
+    std::fs::read_to_string(format!(
+        "{}/../../testdata/keys/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("testdata")
 }
 
 /// A sandbox with the repository's test keys, and an HTTP client trusting its CA.
@@ -26,9 +30,14 @@ impl Rig {
             &testdata("vapid_private.b64url"),
         )
         .expect("credentials");
-        let sandbox = Sandbox::start(SandboxOptions::new(credentials)).await.expect("sandbox");
-        let http = Http::new(&HttpOptions { extra_roots_pem: vec![sandbox.ca_pem.clone().into_bytes()], timeout: None })
-            .expect("http");
+        let sandbox = Sandbox::start(SandboxOptions::new(credentials))
+            .await
+            .expect("sandbox");
+        let http = Http::new(&HttpOptions {
+            extra_roots_pem: vec![sandbox.ca_pem.clone().into_bytes()],
+            timeout: None,
+        })
+        .expect("http");
         Self { sandbox, http }
     }
 
@@ -41,10 +50,16 @@ impl Rig {
             .find(|d| d["vendor"] == vendor.as_str())
             .expect("definition");
         let mut fields = definition.as_object().expect("object").clone();
-        let base_url = fields.remove("base_url").and_then(|v| v.as_str().map(str::to_string));
-        let name = fields.remove("name").and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let base_url = fields
+            .remove("base_url")
+            .and_then(|v| v.as_str().map(str::to_string));
+        let name = fields
+            .remove("name")
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         fields.remove("vendor");
-        let checked = herald_vendors::check_certificate_fields(vendor, fields).expect("sandbox definition is valid");
+        let checked =
+            herald_vendors::check_certificate_fields(vendor, fields).expect("sandbox definition is valid");
         let cert = Certificate {
             id: 1,
             app_id: "app_test".into(),
@@ -68,16 +83,67 @@ impl Rig {
     }
 
     pub fn fault(&self, vendor: Vendor, kind: FaultKind, times: u32) {
-        self.sandbox.state.add_fault(Fault { vendor, token: None, kind, times: Some(times) });
+        self.sandbox.state.add_fault(Fault {
+            vendor,
+            token: None,
+            kind,
+            times: Some(times),
+        });
     }
 
     pub fn sends(&self, vendor: Vendor) -> u64 {
-        self.sandbox.state.counters().get(&vendor).map(|c| c.requests).unwrap_or(0)
+        self.sandbox
+            .state
+            .counters()
+            .get(&vendor)
+            .map(|c| c.requests)
+            .unwrap_or(0)
+    }
+
+    /// A device token for the vendor: [`token`]'s shape, except for Web Push, whose tokens are
+    /// subscriptions made on the emulator (it keeps their private keys to decrypt what it gets).
+    pub async fn token(&self, vendor: Vendor, i: usize, valid: bool) -> String {
+        if vendor != Vendor::Webpush {
+            return token(vendor, i, valid);
+        }
+        let url = format!("{}/subscriptions", self.sandbox.url(Vendor::Webpush));
+        let answer = self
+            .http
+            .send(&VendorRequest::json(url, &serde_json::json!({})))
+            .await
+            .expect("subscribe");
+        assert_eq!(answer.status, 201, "{}", answer.text());
+        if valid {
+            return answer.text();
+        }
+        // Real keys, but an endpoint the push service answers `410 Gone` for.
+        let mut subscription: Value = serde_json::from_slice(&answer.body).expect("subscription");
+        let endpoint = subscription["endpoint"].as_str().expect("endpoint").to_string();
+        let (base, _) = endpoint.rsplit_once('/').expect("endpoint path");
+        subscription["endpoint"] = Value::from(format!("{base}/invalid-{i:06}"));
+        subscription.to_string()
+    }
+
+    /// `n` valid targets, each with a badge number.
+    pub async fn targets(&self, vendor: Vendor, n: usize) -> Vec<Target> {
+        let mut targets = Vec::with_capacity(n);
+        for i in 0..n {
+            targets.push(Target {
+                token: self.token(vendor, i, true).await,
+                badge: Some(1),
+            });
+        }
+        targets
     }
 
     /// Requests to the vendor's auth endpoint so far.
     pub fn auth_calls(&self, vendor: Vendor, path_part: &str) -> usize {
-        self.sandbox.state.requests(vendor).iter().filter(|r| r.path.contains(path_part)).count()
+        self.sandbox
+            .state
+            .requests(vendor)
+            .iter()
+            .filter(|r| r.path.contains(path_part))
+            .count()
     }
 }
 
@@ -87,7 +153,8 @@ pub fn token(vendor: Vendor, i: usize, valid: bool) -> String {
     match vendor {
         Vendor::Apns if valid => format!("{:064x}", i + 1),
         Vendor::Apns => format!("{:0>64}", format!("{:x}", i + 0xdead_0000)), // hex, but unknown
-        Vendor::Vivo => format!("{prefix}{:0>23}", i).chars().rev().take(23).collect::<String>().chars().rev().collect(),
+        // vivo regIds are 23 characters; an invalid one keeps its prefix and stays 23 long.
+        Vendor::Vivo => format!("{prefix}{i:0>width$}", width = 23 - prefix.len()),
         _ => format!("{prefix}{}-token-{i:06}", vendor.as_str()),
     }
 }
@@ -108,14 +175,10 @@ pub fn notification() -> Notification {
     }
 }
 
-fn targets(vendor: Vendor, n: usize) -> Vec<Target> {
-    (0..n).map(|i| Target { token: token(vendor, i, true), badge: Some(1) }).collect()
-}
-
 pub async fn good_push_is_accepted_and_shown_on_the_phone(vendor: Vendor) {
     let rig = Rig::start().await;
     let adapter = rig.adapter(vendor);
-    let target = targets(vendor, 1);
+    let target = rig.targets(vendor, 1).await;
     let outcomes = adapter.send(&notification(), &target).await.expect("sent");
     assert!(matches!(outcomes[..], [Outcome::Accepted { .. }]), "{outcomes:?}");
     let inbox = rig.sandbox.state.inbox(vendor, &target[0].token);
@@ -127,27 +190,55 @@ pub async fn good_push_is_accepted_and_shown_on_the_phone(vendor: Vendor) {
 pub async fn unknown_token_is_reported_invalid_and_others_in_the_batch_still_go(vendor: Vendor) {
     let rig = Rig::start().await;
     let adapter = rig.adapter(vendor);
-    let mut batch = targets(vendor, 2);
-    batch.insert(1, Target { token: token(vendor, 99, false), badge: None });
+    let mut batch = rig.targets(vendor, 2).await;
+    batch.insert(
+        1,
+        Target {
+            token: rig.token(vendor, 99, false).await,
+            badge: None,
+        },
+    );
     let outcomes = adapter.send(&notification(), &batch).await.expect("sent");
     assert!(matches!(outcomes[0], Outcome::Accepted { .. }), "{outcomes:?}");
-    assert!(matches!(outcomes[1], Outcome::InvalidToken { .. }), "{outcomes:?}");
+    assert!(
+        matches!(outcomes[1], Outcome::InvalidToken { .. }),
+        "{outcomes:?}"
+    );
     assert!(matches!(outcomes[2], Outcome::Accepted { .. }), "{outcomes:?}");
     let only_invalid = adapter.send(&notification(), &batch[1..2]).await.expect("sent");
-    assert!(matches!(only_invalid[..], [Outcome::InvalidToken { .. }]), "{only_invalid:?}");
+    assert!(
+        matches!(only_invalid[..], [Outcome::InvalidToken { .. }]),
+        "{only_invalid:?}"
+    );
 }
 
 /// `auth_path` is part of the vendor's auth endpoint path (None for vendors without tokens).
-pub async fn expired_auth_is_refreshed_once_and_the_push_goes_through(vendor: Vendor, auth_path: Option<&str>) {
+pub async fn expired_auth_is_refreshed_once_and_the_push_goes_through(
+    vendor: Vendor,
+    auth_path: Option<&str>,
+) {
     let rig = Rig::start().await;
     let adapter = rig.adapter(vendor);
-    let first = adapter.send(&notification(), &targets(vendor, 1)).await.expect("sent");
+    let first = adapter
+        .send(&notification(), &rig.targets(vendor, 1).await)
+        .await
+        .expect("sent");
     assert!(matches!(first[..], [Outcome::Accepted { .. }]), "{first:?}");
     rig.fault(vendor, FaultKind::AuthExpired, 1);
-    let second = adapter.send(&notification(), &targets(vendor, 1)).await.expect("sent");
-    assert!(matches!(second[..], [Outcome::Accepted { .. }]), "after refresh: {second:?}");
+    let second = adapter
+        .send(&notification(), &rig.targets(vendor, 1).await)
+        .await
+        .expect("sent");
+    assert!(
+        matches!(second[..], [Outcome::Accepted { .. }]),
+        "after refresh: {second:?}"
+    );
     if let Some(path) = auth_path {
-        assert_eq!(rig.auth_calls(vendor, path), 2, "one token, then exactly one refresh");
+        assert_eq!(
+            rig.auth_calls(vendor, path),
+            2,
+            "one token, then exactly one refresh"
+        );
     }
     assert_eq!(rig.sends(vendor), 3, "first send, the expired one, the resend");
 }
@@ -156,7 +247,10 @@ pub async fn too_many_requests_asks_to_retry_after_the_given_delay(vendor: Vendo
     let rig = Rig::start().await;
     let adapter = rig.adapter(vendor);
     rig.fault(vendor, FaultKind::TooManyRequests { retry_after: 7 }, 1);
-    let outcomes = adapter.send(&notification(), &targets(vendor, 1)).await.expect("sent");
+    let outcomes = adapter
+        .send(&notification(), &rig.targets(vendor, 1).await)
+        .await
+        .expect("sent");
     match &outcomes[..] {
         [Outcome::Retry { after, .. }] => assert_eq!(*after, Some(Duration::from_secs(7))),
         other => panic!("expected a retry after 7 s, got {other:?}"),
@@ -167,9 +261,15 @@ pub async fn server_error_is_retried_later(vendor: Vendor) {
     let rig = Rig::start().await;
     let adapter = rig.adapter(vendor);
     rig.fault(vendor, FaultKind::ServerError, 1);
-    let outcomes = adapter.send(&notification(), &targets(vendor, 1)).await.expect("sent");
+    let outcomes = adapter
+        .send(&notification(), &rig.targets(vendor, 1).await)
+        .await
+        .expect("sent");
     assert!(matches!(outcomes[..], [Outcome::Retry { .. }]), "{outcomes:?}");
-    let again = adapter.send(&notification(), &targets(vendor, 1)).await.expect("sent");
+    let again = adapter
+        .send(&notification(), &rig.targets(vendor, 1).await)
+        .await
+        .expect("sent");
     assert!(matches!(again[..], [Outcome::Accepted { .. }]), "{again:?}");
 }
 
@@ -178,12 +278,18 @@ pub async fn oversize_payload_is_refused_before_any_request(vendor: Vendor) {
     let adapter = rig.adapter(vendor);
     let mut n = notification();
     n.ext = Some(format!(r#"{{"blob":"{}"}}"#, "x".repeat(6000)));
-    let outcomes = adapter.send(&n, &targets(vendor, 2)).await.expect("no transport");
+    let outcomes = adapter
+        .send(&n, &rig.targets(vendor, 2).await)
+        .await
+        .expect("no transport");
     for outcome in &outcomes {
         match outcome {
             Outcome::Rejected { code, reason } => {
                 assert_eq!(code, "payload_too_large");
-                assert!(reason.contains("limit") || reason.contains("bytes") || reason.contains("characters"), "{reason}");
+                assert!(
+                    reason.contains("limit") || reason.contains("bytes") || reason.contains("characters"),
+                    "{reason}"
+                );
             }
             other => panic!("expected payload_too_large, got {other:?}"),
         }
@@ -197,13 +303,19 @@ pub async fn long_title_and_body_are_cut_on_a_character_boundary(vendor: Vendor)
     let mut n = notification();
     n.title = "标题".repeat(100);
     n.body = "消息内容😀".repeat(400);
-    let target = targets(vendor, 1);
+    let target = rig.targets(vendor, 1).await;
     let outcomes = adapter.send(&n, &target).await.expect("sent");
     assert!(matches!(outcomes[..], [Outcome::Accepted { .. }]), "{outcomes:?}");
     let shown = &rig.sandbox.state.inbox(vendor, &target[0].token)[0];
-    assert!(shown.body.chars().count() < n.body.chars().count(), "body was shortened");
+    assert!(
+        shown.body.chars().count() < n.body.chars().count(),
+        "body was shortened"
+    );
     assert!(shown.body.ends_with('…'), "a cut is marked: {}", shown.body);
-    assert!(n.body.starts_with(shown.body.trim_end_matches('…')), "the cut keeps whole characters");
+    assert!(
+        n.body.starts_with(shown.body.trim_end_matches('…')),
+        "the cut keeps whole characters"
+    );
 }
 
 pub async fn a_batch_larger_than_the_vendor_limit_is_split(vendor: Vendor, limit: usize) {
@@ -211,11 +323,22 @@ pub async fn a_batch_larger_than_the_vendor_limit_is_split(vendor: Vendor, limit
     let adapter = rig.adapter(vendor);
     assert_eq!(adapter.max_batch(), limit);
     let n = if limit == 1 { 5 } else { limit * 2 + 1 };
-    let batch = targets(vendor, n);
+    let batch = rig.targets(vendor, n).await;
     let outcomes = adapter.send(&notification(), &batch).await.expect("sent");
     assert_eq!(outcomes.len(), n);
-    assert!(outcomes.iter().all(|o| matches!(o, Outcome::Accepted { .. })), "{:?}", outcomes.iter().find(|o| !matches!(o, Outcome::Accepted { .. })));
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::Accepted { .. })),
+        "{:?}",
+        outcomes.iter().find(|o| !matches!(o, Outcome::Accepted { .. }))
+    );
     let expected_requests = n.div_ceil(limit) as u64;
-    assert!(rig.sends(vendor) >= expected_requests, "at least one request per chunk");
-    assert_eq!(rig.sandbox.state.counters()[&vendor].delivered, n as u64, "every device got it once");
+    assert!(
+        rig.sends(vendor) >= expected_requests,
+        "at least one request per chunk"
+    );
+    assert_eq!(
+        rig.sandbox.state.counters()[&vendor].delivered,
+        n as u64,
+        "every device got it once"
+    );
 }
