@@ -28,6 +28,8 @@ enum Command {
     Sandbox(commands::sandbox::SandboxArgs),
     /// Measure fan-out throughput, CPU, memory and latency through the sandbox.
     Bench(commands::bench::BenchArgs),
+    /// See the whole system work: sandbox, Herald, devices in every state, messages.
+    Demo(commands::demo::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -37,6 +39,7 @@ fn main() -> std::process::ExitCode {
         Command::Config => commands::config::run(cli.config.as_deref()),
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Demo(args) => commands::demo::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

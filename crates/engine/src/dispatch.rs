@@ -60,6 +60,11 @@ impl std::fmt::Debug for Dispatcher {
     }
 }
 
+/// Most jobs sent and recorded as one unit (one vendor batch at most).
+const COMMIT_CHUNK: usize = 1000;
+/// Jobs recorded as one unit for vendors without a batch API.
+const SINGLE_TARGET_CHUNK: usize = 64;
+
 /// Jobs that go out in one adapter call.
 type GroupKey = (String, String, i64, Option<String>);
 
@@ -130,13 +135,15 @@ impl Dispatcher {
             .await?;
         let n = jobs.len();
         if n > 0 {
-            let results = self.send_jobs(jobs).await;
-            self.store.complete_jobs(&results).await?;
+            self.send_jobs(jobs).await?;
         }
         Ok(n)
     }
 
-    async fn send_jobs(&self, jobs: Vec<PushJob>) -> Vec<JobResult> {
+    /// Sends claimed jobs in groups of at most `COMMIT_CHUNK`, recording each group's outcomes
+    /// as soon as its vendor answered: after a crash, only pushes still in flight are sent
+    /// again (at least once; the message id lets the phone drop a duplicate).
+    async fn send_jobs(&self, jobs: Vec<PushJob>) -> Result<(), herald_core::StoreError> {
         let mut groups: HashMap<GroupKey, Vec<PushJob>> = HashMap::new();
         for job in jobs {
             groups
@@ -150,15 +157,38 @@ impl Dispatcher {
                 .push(job);
         }
         let messages: Arc<MessageCache> = Arc::default();
-        futures::stream::iter(groups)
+        // Record outcomes in units of one vendor request (a batch API's batch), or of a few
+        // targets for vendors that take one target per request: what is with the vendor when
+        // the process dies is what may be sent twice.
+        let mut chunks = Vec::new();
+        for (key, mut jobs) in groups {
+            let per_request = match self.registry.get(self.store.as_ref(), &key.0, key.2).await {
+                Ok((_, adapter)) => adapter.max_batch(),
+                Err(_) => COMMIT_CHUNK,
+            };
+            let size = if per_request <= 1 {
+                SINGLE_TARGET_CHUNK
+            } else {
+                per_request.min(COMMIT_CHUNK)
+            };
+            while jobs.len() > size {
+                let rest = jobs.split_off(size);
+                chunks.push((key.clone(), std::mem::replace(&mut jobs, rest)));
+            }
+            chunks.push((key, jobs));
+        }
+        let completed: Vec<Result<(), herald_core::StoreError>> = futures::stream::iter(chunks)
             .map(|(key, jobs)| {
                 let messages = messages.clone();
-                async move { self.send_group(key, jobs, messages).await }
+                async move {
+                    let results = self.send_group(key, jobs, messages).await;
+                    self.store.complete_jobs(&results).await
+                }
             })
             .buffer_unordered(self.config.concurrency.max(1))
-            .flat_map(futures::stream::iter)
             .collect()
-            .await
+            .await;
+        completed.into_iter().collect()
     }
 
     async fn message(

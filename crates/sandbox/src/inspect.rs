@@ -13,6 +13,7 @@ pub(crate) fn router(state: Arc<SandboxState>) -> Router {
     Router::new()
         .route("/stats", get(stats))
         .route("/inbox/{vendor}/{token}", get(inbox))
+        .route("/inbox-counts/{vendor}", get(inbox_counts))
         .route("/requests/{vendor}", get(requests))
         .route("/faults", post(add_fault).delete(clear_faults))
         .route("/reset", post(reset))
@@ -33,6 +34,13 @@ async fn inbox(
     Path((name, token)): Path<(String, String)>,
 ) -> Result<Json<Vec<crate::Delivered>>, (StatusCode, String)> {
     Ok(Json(state.inbox(vendor(&name)?, &token)))
+}
+
+async fn inbox_counts(
+    State(state): State<Arc<SandboxState>>,
+    Path(name): Path<String>,
+) -> Result<Json<std::collections::BTreeMap<String, usize>>, (StatusCode, String)> {
+    Ok(Json(state.inbox_counts(vendor(&name)?)))
 }
 
 async fn requests(

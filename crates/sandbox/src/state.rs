@@ -277,6 +277,16 @@ impl SandboxState {
             .unwrap_or_default()
     }
 
+    /// How many notifications each token of a vendor received (up to the inbox size).
+    pub fn inbox_counts(&self, vendor: Vendor) -> BTreeMap<String, usize> {
+        self.inner()
+            .inbox
+            .iter()
+            .filter(|((v, _), _)| *v == vendor)
+            .map(|((_, token), inbox)| (token.clone(), inbox.len()))
+            .collect()
+    }
+
     /// Raw requests a vendor received, oldest first.
     pub fn requests(&self, vendor: Vendor) -> Vec<LoggedRequest> {
         self.inner()

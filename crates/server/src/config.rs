@@ -26,6 +26,9 @@ pub struct Config {
     pub trusted_ca_file: String,
     /// Push dispatcher loops on this node.
     pub dispatch_workers: usize,
+    /// Seconds a claimed push job stays leased; a node that dies holding jobs delays them by
+    /// at most this long before another dispatcher takes them over.
+    pub dispatch_lease_seconds: u64,
 }
 
 /// Log output format.
@@ -50,6 +53,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             trusted_ca_file: String::new(),
             dispatch_workers: 2,
+            dispatch_lease_seconds: 30,
         }
     }
 }

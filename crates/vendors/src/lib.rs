@@ -337,3 +337,67 @@ pub fn preview_requests(
         }
     }
 }
+
+/// Performs the vendor's local signing step once, as the adapter does when its cached
+/// credential runs out (APNs provider JWT, FCM service-account assertion, VAPID JWT, OPPO and
+/// vivo auth signatures, Meizu request signature). `Ok(None)` for vendors whose credential is
+/// only obtained from the vendor (Huawei, Honor) or is a static key (Xiaomi). For benchmarks
+/// and diagnostics; returns the signed value.
+pub fn sign_locally(
+    cert: &Certificate,
+    secrets: &Map<String, Value>,
+) -> Result<Option<String>, AdapterError> {
+    let view = CertView { cert, secrets };
+    let now = auth::now_seconds();
+    let refused = |f: auth::AuthFailure| match f {
+        auth::AuthFailure::Refused { reason, .. } => AdapterError::Config(reason),
+        auth::AuthFailure::Transport(e) => e,
+    };
+    Ok(match cert.vendor {
+        Vendor::Apns => {
+            let config = apns::config::ApnsConfig::from_certificate(view)?;
+            Some(apns::auth::provider_token(&config.key, now).map_err(refused)?)
+        }
+        Vendor::Fcm => {
+            let config = fcm::config::FcmConfig::from_certificate(view)?;
+            Some(fcm::auth::assertion(&config, now).map_err(refused)?)
+        }
+        Vendor::Webpush => {
+            let config = webpush::config::WebpushConfig::from_certificate(view)?;
+            Some(
+                webpush::auth::vapid_jwt(&config, "https://push.example.net", now + 43_200)
+                    .map_err(AdapterError::Config)?,
+            )
+        }
+        Vendor::Oppo => {
+            let config = oppo::config::OppoConfig::from_certificate(view)?;
+            Some(oppo::auth::sign(
+                &config.app_key,
+                now * 1000,
+                config.master_secret.expose(),
+            ))
+        }
+        Vendor::Vivo => {
+            let config = vivo::config::VivoConfig::from_certificate(view)?;
+            Some(vivo::auth::sign(
+                config.app_id,
+                &config.app_key,
+                now * 1000,
+                config.app_secret.expose(),
+            ))
+        }
+        Vendor::Meizu => {
+            let config = meizu::config::MeizuConfig::from_certificate(view)?;
+            let message = r#"{"noticeBarInfo":{"title":"t","content":"c"}}"#;
+            Some(meizu::auth::sign(
+                &[
+                    ("appId", config.app_id.as_str()),
+                    ("messageJson", message),
+                    ("pushIds", "p1,p2"),
+                ],
+                config.app_secret.expose(),
+            ))
+        }
+        Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi => None,
+    })
+}

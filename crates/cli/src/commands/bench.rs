@@ -178,6 +178,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         tokens.push((vendor, device_token(&http, &sandbox, vendor, i).await?));
     }
 
+    vendor_costs(&sandbox.credentials, &sandbox.urls, &tokens)?;
     let floor = floor(&sandbox, &tokens).await?;
 
     // Herald, in this process, trusting the sandbox CA.
@@ -381,36 +382,10 @@ async fn floor(sandbox: &SandboxProcess, tokens: &[(Vendor, String)]) -> anyhow:
     let ca = std::fs::read(sandbox.dir.path().join("ca.pem"))?;
     let http = herald_vendors_http(ca)?;
     let mut adapters = BTreeMap::new();
-    for definition in sandbox.credentials.certificate_definitions(&sandbox.urls) {
-        let vendor: Vendor = definition["vendor"].as_str().context("vendor")?.parse()?;
-        let mut fields = definition.as_object().context("object")?.clone();
-        let base_url = fields
-            .remove("base_url")
-            .and_then(|v| v.as_str().map(str::to_string));
-        fields.remove("name");
-        fields.remove("vendor");
-        let checked =
-            herald_vendors::check_certificate_fields(vendor, fields).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let cert = Certificate {
-            id: 1,
-            app_id: "bench".into(),
-            vendor,
-            name: "floor".into(),
-            enabled: true,
-            click_action: ClickAction::OpenApp,
-            defaults: herald_core::CertificateDefaults {
-                requests_per_second: Some(0),
-                ..Default::default()
-            },
-            base_url,
-            fields: checked.public,
-            secret_fields: Vec::new(),
-            created_at: 0,
-            updated_at: 0,
-        };
+    for (cert, secrets) in certificates(&sandbox.credentials, &sandbox.urls)? {
         adapters.insert(
-            vendor,
-            herald_vendors::build_adapter(&cert, &checked.secrets, &http)?,
+            cert.vendor,
+            herald_vendors::build_adapter(&cert, &secrets, &http)?,
         );
     }
     let n = notification();
@@ -445,6 +420,120 @@ async fn floor(sandbox: &SandboxProcess, tokens: &[(Vendor, String)]) -> anyhow:
         seconds: started.elapsed().as_secs_f64(),
         cpu: cpu_seconds(std::process::id()) - cpu0,
     })
+}
+
+/// The sandbox's certificates as Herald stores them (unthrottled).
+fn certificates(
+    credentials: &Credentials,
+    urls: &BTreeMap<Vendor, String>,
+) -> anyhow::Result<Vec<(Certificate, serde_json::Map<String, Value>)>> {
+    let mut out = Vec::new();
+    for definition in credentials.certificate_definitions(urls) {
+        let vendor: Vendor = definition["vendor"].as_str().context("vendor")?.parse()?;
+        let mut fields = definition.as_object().context("object")?.clone();
+        let base_url = fields
+            .remove("base_url")
+            .and_then(|v| v.as_str().map(str::to_string));
+        fields.remove("name");
+        fields.remove("vendor");
+        let checked =
+            herald_vendors::check_certificate_fields(vendor, fields).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let cert = Certificate {
+            id: 1,
+            app_id: "bench".into(),
+            vendor,
+            name: "bench".into(),
+            enabled: true,
+            click_action: ClickAction::OpenApp,
+            defaults: herald_core::CertificateDefaults {
+                requests_per_second: Some(0),
+                ..Default::default()
+            },
+            base_url,
+            fields: checked.public,
+            secret_fields: Vec::new(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        out.push((cert, checked.secrets));
+    }
+    Ok(out)
+}
+
+/// Per vendor: requests built per second (one target, and a full batch where the vendor has
+/// a batch API) and the cost of the local signing step, which the token cache pays once per
+/// credential lifetime (Meizu signs every request: no cache is possible).
+fn vendor_costs(
+    credentials: &Credentials,
+    urls: &BTreeMap<Vendor, String>,
+    tokens: &[(Vendor, String)],
+) -> anyhow::Result<()> {
+    println!();
+    println!("## Vendor layer: request building and auth signing (one core)");
+    println!(
+        "| vendor | requests built/s (1 target) | targets per batch request | batch requests built/s | local signing | signing cost | signed again |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let n = notification();
+    for (cert, secrets) in certificates(credentials, urls)? {
+        let vendor = cert.vendor;
+        let vendor_tokens: Vec<Target> = tokens
+            .iter()
+            .filter(|(v, _)| *v == vendor)
+            .map(|(_, t)| Target {
+                token: t.clone(),
+                badge: Some(1),
+            })
+            .collect();
+        let rate = |targets: &[Target]| -> anyhow::Result<f64> {
+            let iterations = 2_000usize.min(200_000 / targets.len().max(1)).max(20);
+            let started = Instant::now();
+            for _ in 0..iterations {
+                let built = herald_vendors::preview_requests(&cert, &secrets, &n, targets, "CREDENTIAL")?;
+                std::hint::black_box(built.map_err(|o| anyhow::anyhow!("{o:?}"))?);
+            }
+            Ok(iterations as f64 / started.elapsed().as_secs_f64())
+        };
+        let single = rate(&vendor_tokens[..1])?;
+        let batch_size = match vendor {
+            Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi | Vendor::Oppo | Vendor::Vivo => 1000,
+            Vendor::Meizu => 100,
+            _ => 1,
+        }
+        .min(vendor_tokens.len());
+        let batch = if batch_size > 1 {
+            format!("{:.0}", rate(&vendor_tokens[..batch_size])?)
+        } else {
+            "—".into()
+        };
+        let started = Instant::now();
+        let mut signed = 0;
+        while started.elapsed() < Duration::from_millis(300) {
+            match herald_vendors::sign_locally(&cert, &secrets)? {
+                Some(value) => {
+                    std::hint::black_box(value);
+                    signed += 1;
+                }
+                None => break,
+            }
+        }
+        let (kind, cost, again) = match vendor {
+            Vendor::Apns => ("ES256 provider JWT", signed, "every 50 min"),
+            Vendor::Fcm => ("RS256 assertion", signed, "every ~55 min (OAuth token lifetime)"),
+            Vendor::Webpush => ("ES256 VAPID JWT", signed, "every 11 h per push service"),
+            Vendor::Oppo => ("SHA-256 auth sign", signed, "every ~24 h (auth_token)"),
+            Vendor::Vivo => ("MD5 auth sign", signed, "every 2 h (authToken)"),
+            Vendor::Meizu => ("MD5 request sign", signed, "every request"),
+            _ => ("none (token from the vendor)", 0, "every ~55 min"),
+        };
+        let cost = if cost > 0 {
+            format!("{:.1} µs", started.elapsed().as_secs_f64() * 1e6 / cost as f64)
+        } else {
+            "—".into()
+        };
+        println!("| {vendor} | {single:.0} | {batch_size} | {batch} | {kind} | {cost} | {again} |");
+    }
+    Ok(())
 }
 
 fn herald_vendors_http(ca: Vec<u8>) -> anyhow::Result<herald_vendors::http::Http> {

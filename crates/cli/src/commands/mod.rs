@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod sandbox;
 pub mod serve;
