@@ -12,8 +12,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub type AdapterFactory =
     Arc<dyn Fn(&Certificate, &Map<String, Value>) -> Result<Arc<dyn Adapter>, AdapterError> + Send + Sync>;
 
-/// Adapters by (app, certificate id), with the certificate version they were built from.
-type AdapterCache = HashMap<(String, i64), (i64, Arc<dyn Adapter>)>;
+/// Adapters by (app, certificate id): the certificate they were built from, and when it was
+/// last checked against the store.
+type AdapterCache = HashMap<(String, i64), (Certificate, Arc<dyn Adapter>, std::time::Instant)>;
+
+/// How long a cached certificate is trusted before the store is asked whether it changed.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Cached adapters keyed by (app, certificate id).
 #[derive(Clone)]
@@ -55,23 +59,26 @@ impl AdapterRegistry {
         app: &str,
         certificate_id: i64,
     ) -> Result<(Certificate, Arc<dyn Adapter>), RegistryError> {
-        let cert = store.get_certificate(app, certificate_id).await?;
         let key = (app.to_string(), certificate_id);
-        if let Some((version, adapter)) = self
-            .cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            && *version == cert.updated_at
+        let cached = self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
+        if let Some((cert, adapter, checked)) = &cached
+            && checked.elapsed() < RECHECK
         {
-            return Ok((cert, adapter.clone()));
+            return Ok((cert.clone(), adapter.clone()));
         }
-        let secrets = store.certificate_secrets(app, certificate_id).await?;
-        let adapter = (self.factory)(&cert, secrets.expose())?;
+        let cert = store.get_certificate(app, certificate_id).await?;
+        let adapter = match cached {
+            // Unchanged since it was built: keep the adapter (and its token cache).
+            Some((old, adapter, _)) if old.updated_at == cert.updated_at => adapter,
+            _ => {
+                let secrets = store.certificate_secrets(app, certificate_id).await?;
+                (self.factory)(&cert, secrets.expose())?
+            }
+        };
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, (cert.updated_at, adapter.clone()));
+            .insert(key, (cert.clone(), adapter.clone(), std::time::Instant::now()));
         Ok((cert, adapter))
     }
 }

@@ -173,26 +173,20 @@ impl MessageStore for SqliteStore {
         // Every pushed device's badge goes up by one; the job carries the new number.
         let pushed: Vec<&DeliveryPlan> = plans.iter().filter(|p| p.push.is_some()).collect();
         let mut badges: HashMap<(String, String), i64> = HashMap::new();
-        for chunk in pushed.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET badge = badge + 1 WHERE app_id = ");
-            q.push_bind(app).push(" AND (user_id, device_id) IN (VALUES ");
-            let mut list = q.separated(", ");
-            for plan in chunk {
-                list.push("(")
-                    .push_bind_unseparated(&plan.user_id)
-                    .push_unseparated(", ")
-                    .push_bind_unseparated(&plan.device_id)
-                    .push_unseparated(")");
-            }
-            q.push(") RETURNING user_id, device_id, badge");
-            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
-                badges.insert(
-                    (
-                        row.try_get("user_id").map_err(backend)?,
-                        row.try_get("device_id").map_err(backend)?,
-                    ),
-                    row.try_get("badge").map_err(backend)?,
-                );
+        // One keyed statement per device (the primary key finds it; a multi-row row-value IN
+        // would scan the table).
+        for plan in &pushed {
+            let row = sqlx::query(
+                "UPDATE devices SET badge = badge + 1 WHERE app_id = $1 AND user_id = $2 AND device_id = $3 RETURNING badge",
+            )
+            .bind(app)
+            .bind(&plan.user_id)
+            .bind(&plan.device_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+            if let Some(row) = row {
+                badges.insert((plan.user_id.clone(), plan.device_id.clone()), row.try_get("badge").map_err(backend)?);
             }
         }
 
