@@ -30,6 +30,8 @@ enum Command {
     Bench(commands::bench::BenchArgs),
     /// See the whole system work: sandbox, Herald, devices in every state, messages.
     Demo(commands::demo::DemoArgs),
+    /// Diagnose a user's push path on a running Herald and send a test push.
+    PushTest(commands::push_test::PushTestArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +42,7 @@ fn main() -> std::process::ExitCode {
         Command::Sandbox(args) => commands::sandbox::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::PushTest(args) => commands::push_test::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -60,7 +60,12 @@ impl AdapterRegistry {
         certificate_id: i64,
     ) -> Result<(Certificate, Arc<dyn Adapter>), RegistryError> {
         let key = (app.to_string(), certificate_id);
-        let cached = self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(&key).cloned();
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
         if let Some((cert, adapter, checked)) = &cached
             && checked.elapsed() < RECHECK
         {

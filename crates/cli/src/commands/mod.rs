@@ -3,5 +3,6 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod push_test;
 pub mod sandbox;
 pub mod serve;

@@ -186,7 +186,10 @@ impl MessageStore for SqliteStore {
             .await
             .map_err(backend)?;
             if let Some(row) = row {
-                badges.insert((plan.user_id.clone(), plan.device_id.clone()), row.try_get("badge").map_err(backend)?);
+                badges.insert(
+                    (plan.user_id.clone(), plan.device_id.clone()),
+                    row.try_get("badge").map_err(backend)?,
+                );
             }
         }
 
