@@ -53,7 +53,11 @@ fn serve(data: &std::path::Path, port: u16, ca: &std::path::Path) -> (Killed, Op
         .stderr(Stdio::null())
         .spawn()
         .expect("herald serve");
-    let stdout = child.stdout.take().expect("stdout");
+    let Some(stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("no stdout");
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -62,10 +66,12 @@ fn serve(data: &std::path::Path, port: u16, ca: &std::path::Path) -> (Killed, Op
             }
         }
     });
+    // From here on the child is killed and waited for when the guard drops.
+    let child = Killed(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (Killed(child), rx.recv_timeout(Duration::from_millis(300)).ok());
+            return (child, rx.recv_timeout(Duration::from_millis(300)).ok());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

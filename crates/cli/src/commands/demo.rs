@@ -265,8 +265,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     println!(
-        "\n{:<6} {:<8} {:<42} {:<14} {:<24} {}",
-        "user", "vendor", "device", "decision", "reason", "push"
+        "\n{:<6} {:<8} {:<42} {:<14} {:<24} push",
+        "user", "vendor", "device", "decision", "reason"
     );
     for (p, id) in &message_ids {
         let deliveries: Value =
