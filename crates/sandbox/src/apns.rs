@@ -4,9 +4,13 @@
 //! `apns-expiration`, `apns-collapse-id` ≤ 64 bytes) and the payload (≤ 4096 bytes, 5120 for
 //! VoIP), and answers as APNs does: `200` with an empty body, or the status and
 //! `{"reason": …}`, with `apns-id` on every response. [SDK: apns2 `client.go`, `response.go`]
+//! Without an `authorization` header the request must come over a TLS connection whose client
+//! certificate is the credentials' APNs push certificate (certificate auth), else
+//! `403 BadCertificate` (`403 MissingProviderToken` when the client showed no certificate).
 
-use crate::emulator::{fault, header};
+use crate::emulator::{ClientCertificate, fault, header};
 use crate::state::{Delivered, FaultKind, SandboxState, is_unknown_device};
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -153,6 +157,15 @@ fn check_provider_token(state: &SandboxState, headers: &HeaderMap) -> Result<(),
     Ok(())
 }
 
+/// Certificate auth: the client certificate must be the credentials' push certificate.
+fn check_client_certificate(state: &SandboxState, presented: &[u8]) -> bool {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(state.credentials.apns_certificate_pem.as_bytes())
+        .filter_map(Result::ok)
+        .any(|known| known.as_ref() == presented)
+}
+
 /// The header rules; `Err` is the reason APNs gives.
 fn check_headers(state: &SandboxState, headers: &HeaderMap) -> Result<&'static str, &'static str> {
     let push_type = header(headers, "apns-push-type").unwrap_or_else(|| "alert".into());
@@ -190,6 +203,7 @@ async fn send(
     method: Method,
     version: Version,
     Path(token): Path<String>,
+    client_certificate: Option<Extension<ClientCertificate>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -217,9 +231,14 @@ async fn send(
     {
         return refuse(StatusCode::BAD_REQUEST, "DuplicateHeaders");
     }
+    let presented = client_certificate.and_then(|Extension(ClientCertificate(der))| der);
     match check_provider_token(&state, &headers) {
         Ok(()) => {}
-        Err(ApnsTokenError::Missing) => return refuse(StatusCode::FORBIDDEN, "MissingProviderToken"),
+        Err(ApnsTokenError::Missing) => match presented {
+            Some(der) if check_client_certificate(&state, &der) => {}
+            Some(_) => return refuse(StatusCode::FORBIDDEN, "BadCertificate"),
+            None => return refuse(StatusCode::FORBIDDEN, "MissingProviderToken"),
+        },
         Err(ApnsTokenError::Invalid) => return refuse(StatusCode::FORBIDDEN, "InvalidProviderToken"),
         Err(ApnsTokenError::Expired) => return refuse(StatusCode::FORBIDDEN, "ExpiredProviderToken"),
     }

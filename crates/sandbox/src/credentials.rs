@@ -7,6 +7,7 @@ use herald_core::Vendor;
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{Value, json};
+use sha2::Digest;
 use std::collections::BTreeMap;
 
 /// Why credentials could not be made.
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 pub struct CredentialError(String);
 
 /// Everything the emulators check signatures and secrets against.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
     /// iOS bundle id (APNs topic) and Android package of the demo app.
     pub bundle_id: String,
@@ -27,6 +28,16 @@ pub struct Credentials {
     pub apns_private_key_pem: String,
     /// Its public half (PEM), for verifying provider JWTs.
     pub apns_public_key_pem: String,
+    /// APNs push certificate and its key as a .p12 file, base64 (certificate auth). Empty in
+    /// credentials saved before certificate auth existed.
+    #[serde(default)]
+    pub apns_certificate_p12_b64: String,
+    /// The .p12's password.
+    #[serde(default)]
+    pub apns_certificate_password: String,
+    /// The .p12's certificate (PEM): the one TLS client certificate the APNs emulator accepts.
+    #[serde(default)]
+    pub apns_certificate_pem: String,
     /// FCM project.
     pub fcm_project_id: String,
     /// Service account e-mail.
@@ -69,9 +80,55 @@ pub struct Credentials {
     pub vapid_private_key: String,
 }
 
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Ids only: keys, secrets and passwords stay out of logs.
+        f.debug_struct("Credentials")
+            .field("bundle_id", &self.bundle_id)
+            .field("apns_team_id", &self.apns_team_id)
+            .field("apns_key_id", &self.apns_key_id)
+            .field("fcm_project_id", &self.fcm_project_id)
+            .field("fcm_client_email", &self.fcm_client_email)
+            .field("huawei_app_id", &self.huawei_app_id)
+            .field("honor_app_id", &self.honor_app_id)
+            .field("vivo_app_id", &self.vivo_app_id)
+            .field("meizu_app_id", &self.meizu_app_id)
+            .field("vapid_public_key", &self.vapid_public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Password of the sandbox's APNs .p12.
+const APNS_P12_PASSWORD: &str = "sandbox-p12-secret";
+
+/// A fresh self-signed APNs push certificate for `bundle_id` (an EC P-256 key and a subject
+/// like Apple's, `CN=Apple Push Services: <bundle id>`), packed with its key as a .p12:
+/// returns the .p12 (base64) and the certificate (PEM).
+fn apns_push_certificate(bundle_id: &str) -> Result<(String, String), CredentialError> {
+    let err = |e: &dyn std::fmt::Display| CredentialError(format!("APNs certificate: {e}"));
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| err(&e))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| err(&e))?;
+    params.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Apple Push Services: {bundle_id}"),
+    );
+    let cert = params.self_signed(&key).map_err(|e| err(&e))?;
+    let local_key_id = sha2::Sha256::digest(cert.der());
+    let chain = p12_keystore::PrivateKeyChain::new(
+        &local_key_id[..20],
+        p12_keystore::PrivateKey::from_der(&key.serialize_der()).map_err(|e| err(&e))?,
+        [p12_keystore::Certificate::from_der(cert.der()).map_err(|e| err(&e))?],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("apns", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    let p12 = store.writer(APNS_P12_PASSWORD).write().map_err(|e| err(&e))?;
+    Ok((base64::engine::general_purpose::STANDARD.encode(p12), cert.pem()))
+}
+
 impl Credentials {
     /// Credentials built on the given keys: an APNs .p8 PEM, an FCM RSA PKCS#8 PEM and a VAPID
-    /// private key (base64url). The other vendors' secrets are fixed sandbox values.
+    /// private key (base64url). The other vendors' secrets are fixed sandbox values; the APNs
+    /// push certificate (.p12) is made fresh.
     pub fn from_keys(
         apns_p8_pem: &str,
         fcm_rsa_pem: &str,
@@ -92,12 +149,17 @@ impl Credentials {
             .map_err(|e| bad("VAPID key", &e))?;
         let vapid = p256::SecretKey::from_slice(&vapid_bytes).map_err(|e| bad("VAPID key", &e))?;
         let vapid_public = URL_SAFE_NO_PAD.encode(vapid.public_key().to_encoded_point(false).as_bytes());
+        let bundle_id = "com.example.chat";
+        let (apns_p12, apns_certificate_pem) = apns_push_certificate(bundle_id)?;
         Ok(Self {
-            bundle_id: "com.example.chat".into(),
+            bundle_id: bundle_id.into(),
             apns_team_id: "ABCDE12345".into(),
             apns_key_id: "KEY1234567".into(),
             apns_private_key_pem: apns_p8_pem.trim().to_string(),
             apns_public_key_pem: apns_public,
+            apns_certificate_p12_b64: apns_p12,
+            apns_certificate_password: APNS_P12_PASSWORD.into(),
+            apns_certificate_pem,
             fcm_project_id: "herald-test-1".into(),
             fcm_client_email: "push@herald-test-1.iam.gserviceaccount.com".into(),
             fcm_private_key_id: "0123456789abcdef".into(),
@@ -135,6 +197,17 @@ impl Credentials {
         let vapid = p256::SecretKey::random(&mut rng);
         let vapid_b64 = URL_SAFE_NO_PAD.encode(vapid.to_bytes());
         Self::from_keys(&apns_pem, &fcm_pem, &vapid_b64)
+    }
+
+    /// A certificate body for APNs certificate auth (the .p12 and its password) pointing at the
+    /// APNs emulator at `url`; `None` when these credentials hold no .p12.
+    pub fn apns_certificate_definition(&self, url: &str) -> Option<Value> {
+        (!self.apns_certificate_p12_b64.is_empty()).then(|| {
+            json!({"vendor": "apns", "name": "sandbox-apns-certificate", "base_url": url,
+                   "bundle_id": self.bundle_id, "environment": "sandbox",
+                   "certificate": self.apns_certificate_p12_b64,
+                   "certificate_password": self.apns_certificate_password})
+        })
     }
 
     /// Certificate bodies for Herald's admin API, one per vendor, pointing at the emulators.

@@ -3,12 +3,12 @@
 
 use crate::state::{FaultKind, LoggedRequest, SandboxState};
 use crate::{SandboxError, tls::SandboxTls};
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum::{Extension, Router};
 use herald_core::Vendor;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::BTreeMap;
@@ -39,7 +39,13 @@ pub(crate) async fn serve_plain(
     Ok((format!("http://{local}"), task))
 }
 
-/// Serves a router over TLS with HTTP/2 (and HTTP/1.1) negotiated by ALPN.
+/// The certificate (DER) the client presented in the TLS handshake of this connection, if any;
+/// every request of a TLS connection carries it as an extension.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientCertificate(pub(crate) Option<Arc<[u8]>>);
+
+/// Serves a router over TLS with HTTP/2 (and HTTP/1.1) negotiated by ALPN; handlers see the
+/// client's certificate as [`ClientCertificate`].
 pub(crate) async fn serve_tls(
     addr: SocketAddr,
     router: Router,
@@ -58,7 +64,15 @@ pub(crate) async fn serve_tls(
                 let Ok(tls_stream) = acceptor.accept(stream).await else {
                     return;
                 };
-                let service = hyper_util::service::TowerToHyperService::new(router);
+                let peer = ClientCertificate(
+                    tls_stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|chain| chain.first())
+                        .map(|leaf| Arc::from(leaf.as_ref())),
+                );
+                let service = hyper_util::service::TowerToHyperService::new(router.layer(Extension(peer)));
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(tls_stream), service)
                     .await;

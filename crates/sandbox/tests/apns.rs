@@ -291,3 +291,75 @@ async fn http1_is_not_served() {
     .await;
     assert_eq!(answer.status, 505);
 }
+
+/// A client presenting the key and certificate of a base64 `.p12` as TLS client certificate.
+fn client_with_p12(sandbox: &Sandbox, p12_b64: &str, password: &str) -> reqwest::Client {
+    use base64::Engine;
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(p12_b64.trim().replace(['\n', '\r'], ""))
+        .expect("base64");
+    let store = p12_keystore::KeyStore::from_pkcs12(&der, password, p12_keystore::Pkcs12ImportPolicy::Strict)
+        .expect("p12");
+    let (_, chain) = store.private_key_chain().expect("key and certificate");
+    let pem = |label: &str, der: &[u8]| {
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            base64::engine::general_purpose::STANDARD.encode(der)
+        )
+    };
+    let mut identity = pem("PRIVATE KEY", chain.key().as_der());
+    for cert in chain.certs() {
+        identity.push_str(&pem("CERTIFICATE", cert.as_der()));
+    }
+    let ca = reqwest::Certificate::from_pem(sandbox.ca_pem.as_bytes()).expect("CA");
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .identity(reqwest::Identity::from_pem(identity.as_bytes()).expect("identity"))
+        .build()
+        .expect("client")
+}
+
+fn headers_without_token() -> Vec<(&'static str, String)> {
+    headers("")
+        .into_iter()
+        .filter(|(name, _)| *name != "authorization")
+        .collect()
+}
+
+#[tokio::test]
+async fn certificate_auth_needs_the_known_client_certificate() {
+    let sandbox = sandbox().await;
+    // Neither a provider token nor a client certificate.
+    let answer = post(
+        &client(&sandbox, false),
+        &sandbox,
+        DEVICE,
+        &headers_without_token(),
+        alert(),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (403, json!({"reason": "MissingProviderToken"}))
+    );
+
+    // The sandbox's own push certificate, no token: delivered.
+    let c = &sandbox.state.credentials;
+    let known = client_with_p12(
+        &sandbox,
+        &c.apns_certificate_p12_b64,
+        &c.apns_certificate_password,
+    );
+    let answer = post(&known, &sandbox, DEVICE, &headers_without_token(), alert()).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.version, reqwest::Version::HTTP_2);
+    assert_eq!(sandbox.state.inbox(herald_core::Vendor::Apns, DEVICE).len(), 1);
+
+    // A certificate the emulator does not know.
+    let stranger = client_with_p12(&sandbox, &testdata("apns_p12.b64"), "secret");
+    let answer = post(&stranger, &sandbox, DEVICE, &headers_without_token(), alert()).await;
+    assert_eq!(
+        (answer.status, answer.body),
+        (403, json!({"reason": "BadCertificate"}))
+    );
+}

@@ -190,13 +190,15 @@ pub fn build_adapter(
             cert,
             http,
         )),
-        Vendor::Apns => Ok(drive(
-            apns::adapter::ApnsApi {
-                config: apns::config::ApnsConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
+        Vendor::Apns => {
+            let config = apns::config::ApnsConfig::from_certificate(view)?;
+            // Certificate auth: a client of its own presenting the .p12 as TLS client certificate.
+            let http = match &config.auth {
+                apns::config::ApnsAuth::Certificate(identity) => http.with_identity(identity.pem.expose())?,
+                apns::config::ApnsAuth::Token(_) => http.clone(),
+            };
+            Ok(drive(apns::adapter::ApnsApi { config }, cert, &http))
+        }
         Vendor::Webpush => Ok(drive(
             webpush::adapter::WebpushApi::new(webpush::config::WebpushConfig::from_certificate(view)?),
             cert,
@@ -355,8 +357,13 @@ pub fn sign_locally(
     };
     Ok(match cert.vendor {
         Vendor::Apns => {
-            let config = apns::config::ApnsConfig::from_certificate(view)?;
-            Some(apns::auth::provider_token(&config.key, now).map_err(refused)?)
+            // Certificate auth signs nothing: the TLS handshake authenticates.
+            match apns::config::ApnsConfig::from_certificate(view)?.auth {
+                apns::config::ApnsAuth::Token(key) => {
+                    Some(apns::auth::provider_token(&key, now).map_err(refused)?)
+                }
+                apns::config::ApnsAuth::Certificate(_) => None,
+            }
         }
         Vendor::Fcm => {
             let config = fcm::config::FcmConfig::from_certificate(view)?;

@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// First port for the sandbox process.
     #[arg(long, default_value_t = 19100)]
     sandbox_port: u16,
+    /// Skip the latency run.
+    #[arg(long)]
+    skip_latency: bool,
 }
 
 const VENDORS: [Vendor; 9] = Vendor::ALL;

@@ -1,8 +1,9 @@
-//! The APNs adapter: glue between the shared driver and APNs token auth, request and response.
+//! The APNs adapter: glue between the shared driver and APNs auth (provider JWT, or the `.p12`
+//! client certificate of the adapter's own HTTP client), request and response.
 //! One device per request; the driver sends a notification's devices concurrently and the
 //! pooled HTTP/2 connection multiplexes them as streams.
 
-use super::config::ApnsConfig;
+use super::config::{ApnsAuth, ApnsConfig};
 use super::request::ApnsAlert;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
@@ -34,7 +35,11 @@ impl VendorApi for ApnsApi {
     }
 
     async fn authenticate(&self, _http: &Http) -> Result<Credential, AuthFailure> {
-        auth::fresh_token(&self.config.key)
+        match &self.config.auth {
+            ApnsAuth::Token(key) => auth::fresh_token(key),
+            // The TLS client certificate of this adapter's own client is the credential.
+            ApnsAuth::Certificate(_) => Ok(Credential::forever("")),
+        }
     }
 
     async fn send_chunk(

@@ -1,7 +1,7 @@
 //! APNs certificate fields: bundle id, environment and one of the two auth methods.
 
+use super::certificate::{ApnsIdentity, open_p12};
 use crate::fields::{Fields, check_one_of, check_package_name};
-use base64::Engine;
 use herald_core::{AdapterError, ClickAction, Invalid};
 use p256::pkcs8::DecodePrivateKey;
 
@@ -48,7 +48,7 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
             Ok(Vec::new())
         }
         (false, Some(certificate)) => {
-            check_p12(&certificate)?;
+            check_p12(&certificate, password.as_deref().unwrap_or(""))?;
             if password.is_none() {
                 // An empty password is legal for .p12 files; say so rather than guess.
                 return Ok(vec![
@@ -88,35 +88,16 @@ pub(crate) fn check_p8(pem: &str) -> Result<p256::SecretKey, Invalid> {
     })
 }
 
-/// The .p12 must be base64 of a DER PKCS#12 PFX (SEQUENCE whose first element is version 3).
-fn check_p12(b64: &str) -> Result<(), Invalid> {
-    let bad = |why: &str| {
+/// The .p12 must be base64 of a DER PKCS#12 file that `password` opens, holding the private key
+/// and its certificate.
+fn check_p12(b64: &str, password: &str) -> Result<(), Invalid> {
+    super::certificate::open_p12(b64, password).map(|_| ()).map_err(|why| {
         Invalid::new(
             "certificate",
             "invalid_certificate",
-            format!("certificate must be the .p12 file encoded as base64: {why}"),
+            format!("certificate must be the .p12 file encoded as base64, opened by certificate_password: {why}"),
         )
-    };
-    let compact: String = b64.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .map_err(|_| bad("not valid base64"))?;
-    let (tag, rest) = der.split_first().ok_or_else(|| bad("empty"))?;
-    if *tag != 0x30 {
-        return Err(bad("not a DER PKCS#12 structure"));
-    }
-    // Skip the outer length (short or long form) and expect INTEGER 3.
-    let (len_byte, rest) = rest.split_first().ok_or_else(|| bad("truncated"))?;
-    let skip = if *len_byte & 0x80 == 0 {
-        0
-    } else {
-        usize::from(*len_byte & 0x7f)
-    };
-    let body = rest.get(skip..).ok_or_else(|| bad("truncated"))?;
-    if body.get(..3) != Some(&[0x02, 0x01, 0x03]) {
-        return Err(bad("not a PKCS#12 version 3 file"));
-    }
-    Ok(())
+    })
 }
 
 /// Production host. [SDK: apns2 `client.go`]
@@ -132,6 +113,13 @@ pub(crate) struct ApnsTokenKey {
     pub(crate) signing_key: herald_core::Secret<jsonwebtoken::EncodingKey>,
 }
 
+/// How the adapter authenticates: a provider JWT per request, or the TLS client certificate.
+#[derive(Clone)]
+pub(crate) enum ApnsAuth {
+    Token(ApnsTokenKey),
+    Certificate(ApnsIdentity),
+}
+
 /// What the APNs adapter needs from a certificate.
 #[derive(Clone)]
 pub(crate) struct ApnsConfig {
@@ -139,7 +127,7 @@ pub(crate) struct ApnsConfig {
     pub(crate) bundle_id: String,
     /// Host (production, development, or the `base_url` override).
     pub(crate) push_url: String,
-    pub(crate) key: ApnsTokenKey,
+    pub(crate) auth: ApnsAuth,
     /// Default action category registered by the app.
     pub(crate) category: Option<String>,
     /// Default sound.
@@ -149,30 +137,44 @@ pub(crate) struct ApnsConfig {
 
 impl std::fmt::Debug for ApnsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApnsConfig")
-            .field("bundle_id", &self.bundle_id)
-            .field("push_url", &self.push_url)
-            .field("team_id", &self.key.team_id)
-            .field("key_id", &self.key.key_id)
-            .finish_non_exhaustive()
+        let mut out = f.debug_struct("ApnsConfig");
+        out.field("bundle_id", &self.bundle_id)
+            .field("push_url", &self.push_url);
+        match &self.auth {
+            ApnsAuth::Token(key) => out.field("team_id", &key.team_id).field("key_id", &key.key_id),
+            ApnsAuth::Certificate(identity) => out.field("certificate", &identity.subject),
+        };
+        out.finish_non_exhaustive()
     }
 }
 
 impl ApnsConfig {
     pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, AdapterError> {
-        if view.opt_str("certificate").is_some() {
-            // Certificate auth needs a TLS client identity per certificate (a reqwest client of its
-            // own) and a PKCS#12 reader; this build only speaks token auth.
-            return Err(AdapterError::Config(
-                "APNs certificate (.p12) authentication is not supported yet; use token authentication \
-                 (team_id, key_id and the .p8 private_key)"
-                    .into(),
-            ));
-        }
         let production = view.opt_str("environment").as_deref() != Some("sandbox");
-        let private_key = view.str("private_key")?;
-        let signing_key = jsonwebtoken::EncodingKey::from_ec_pem(private_key.trim().as_bytes())
-            .map_err(|e| AdapterError::Config(format!("APNs private_key is not a usable .p8 key: {e}")))?;
+        let auth = match view.opt_str("certificate") {
+            Some(p12) => {
+                let password = view.opt_str("certificate_password").unwrap_or_default();
+                let identity = open_p12(&p12, &password).map_err(|why| {
+                    AdapterError::Config(format!(
+                        "APNs certificate (.p12) of certificate {}: {why}",
+                        view.cert.id
+                    ))
+                })?;
+                ApnsAuth::Certificate(identity)
+            }
+            None => {
+                let private_key = view.str("private_key")?;
+                let signing_key = jsonwebtoken::EncodingKey::from_ec_pem(private_key.trim().as_bytes())
+                    .map_err(|e| {
+                        AdapterError::Config(format!("APNs private_key is not a usable .p8 key: {e}"))
+                    })?;
+                ApnsAuth::Token(ApnsTokenKey {
+                    team_id: view.str("team_id")?,
+                    key_id: view.str("key_id")?,
+                    signing_key: herald_core::Secret::new(signing_key),
+                })
+            }
+        };
         Ok(Self {
             bundle_id: view.str("bundle_id")?,
             push_url: view.base_url(if production {
@@ -180,11 +182,7 @@ impl ApnsConfig {
             } else {
                 DEVELOPMENT_URL
             }),
-            key: ApnsTokenKey {
-                team_id: view.str("team_id")?,
-                key_id: view.str("key_id")?,
-                signing_key: herald_core::Secret::new(signing_key),
-            },
+            auth,
             category: view.cert.defaults.category.clone(),
             sound: view.cert.defaults.sound.clone(),
             click_action: view.click_action().clone(),

@@ -5,7 +5,7 @@
 //! APNs has no server-side click action: the app routes on them. [DOC: vendor fact sheet §1.3,
 //! §1.4, §1.6]
 
-use super::config::ApnsConfig;
+use super::config::{ApnsAuth, ApnsConfig};
 use crate::auth::{now_seconds, sha256_hex};
 use crate::http::VendorRequest;
 use crate::limits::shrink_bytes;
@@ -170,7 +170,8 @@ pub(crate) fn apns_id(notification_id: &str) -> String {
     )
 }
 
-/// The request for one device.
+/// The request for one device. With certificate auth the TLS client certificate authenticates
+/// and no `authorization` header is sent.
 pub(crate) fn send_request(
     config: &ApnsConfig,
     alert: &ApnsAlert,
@@ -181,8 +182,11 @@ pub(crate) fn send_request(
     if let (true, Some(badge), Some(aps)) = (alert.badge, target.badge, payload["aps"].as_object_mut()) {
         aps.insert("badge".into(), json!(badge));
     }
-    let mut request = VendorRequest::json(format!("{}/3/device/{}", config.push_url, target.token), &payload)
-        .header("authorization", format!("bearer {provider_token}"))
+    let mut request = VendorRequest::json(format!("{}/3/device/{}", config.push_url, target.token), &payload);
+    if let ApnsAuth::Token(_) = config.auth {
+        request = request.header("authorization", format!("bearer {provider_token}"));
+    }
+    request = request
         .header("apns-topic", config.bundle_id.clone())
         .header("apns-push-type", "alert");
     for (name, value) in &alert.headers {
@@ -205,13 +209,13 @@ mod tests {
         ApnsConfig {
             bundle_id: "com.example.chat".into(),
             push_url: "https://api.sandbox.push.apple.com".into(),
-            key: ApnsTokenKey {
+            auth: ApnsAuth::Token(ApnsTokenKey {
                 team_id: "ABCDE12345".into(),
                 key_id: "KEY1234567".into(),
                 signing_key: herald_core::Secret::new(
                     jsonwebtoken::EncodingKey::from_ec_pem(pem.as_bytes()).expect("p8"),
                 ),
-            },
+            }),
             category: None,
             sound: None,
             click_action: ClickAction::OpenApp,
@@ -272,6 +276,21 @@ mod tests {
                 .get("badge")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn certificate_auth_sends_no_authorization_header_and_keeps_the_topic() {
+        let p12 = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/keys/apns_p12.b64"
+        ))
+        .expect("testdata");
+        let mut config = config();
+        config.auth = ApnsAuth::Certificate(crate::apns::certificate::open_p12(&p12, "secret").expect("p12"));
+        let alert = alert(&config, &chat()).expect("fits");
+        let request = send_request(&config, &alert, &Target::new("ab".repeat(32)), "");
+        assert_eq!(header(&request, "authorization"), None);
+        assert_eq!(header(&request, "apns-topic"), Some("com.example.chat"));
     }
 
     #[test]

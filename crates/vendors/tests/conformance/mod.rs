@@ -49,32 +49,7 @@ impl Rig {
             .into_iter()
             .find(|d| d["vendor"] == vendor.as_str())
             .expect("definition");
-        let mut fields = definition.as_object().expect("object").clone();
-        let base_url = fields
-            .remove("base_url")
-            .and_then(|v| v.as_str().map(str::to_string));
-        let name = fields
-            .remove("name")
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        fields.remove("vendor");
-        let checked =
-            herald_vendors::check_certificate_fields(vendor, fields).expect("sandbox definition is valid");
-        let cert = Certificate {
-            id: 1,
-            app_id: "app_test".into(),
-            vendor,
-            name,
-            enabled: true,
-            click_action: ClickAction::OpenApp,
-            defaults: Default::default(),
-            base_url,
-            fields: checked.public,
-            secret_fields: checked.secrets.keys().cloned().collect(),
-            created_at: 0,
-            updated_at: 0,
-        };
-        (cert, checked.secrets)
+        certificate_from_definition(vendor, &definition)
     }
 
     pub fn adapter(&self, vendor: Vendor) -> std::sync::Arc<dyn herald_core::Adapter> {
@@ -145,6 +120,36 @@ impl Rig {
             .filter(|r| r.path.contains(path_part))
             .count()
     }
+}
+
+/// A certificate definition (an admin API body) checked and stored as Herald would.
+pub fn certificate_from_definition(vendor: Vendor, definition: &Value) -> (Certificate, Map<String, Value>) {
+    let mut fields = definition.as_object().expect("object").clone();
+    let base_url = fields
+        .remove("base_url")
+        .and_then(|v| v.as_str().map(str::to_string));
+    let name = fields
+        .remove("name")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    fields.remove("vendor");
+    let checked =
+        herald_vendors::check_certificate_fields(vendor, fields).expect("sandbox definition is valid");
+    let cert = Certificate {
+        id: 1,
+        app_id: "app_test".into(),
+        vendor,
+        name,
+        enabled: true,
+        click_action: ClickAction::OpenApp,
+        defaults: Default::default(),
+        base_url,
+        fields: checked.public,
+        secret_fields: checked.secrets.keys().cloned().collect(),
+        created_at: 0,
+        updated_at: 0,
+    };
+    (cert, checked.secrets)
 }
 
 /// A token in the shape the vendor uses; `invalid` ones are unknown to the emulators.
