@@ -11,14 +11,15 @@ use sqlx::Row;
 
 #[async_trait]
 impl JobQueue for SqliteStore {
+    /// Two index range scans (the partial `deliveries_due` index holds only queued and
+    /// in-flight rows), never a walk over the whole table: final rows cost nothing here.
     async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>> {
         let now = now_millis();
         let mut tx = self.write().await?;
         let rows = sqlx::query(
             "UPDATE deliveries SET state = 'in_flight', lease_until = $1 + $2, updated_at = $1 \
-             WHERE id IN (SELECT id FROM deliveries \
-                          WHERE (state = 'queued' AND not_before <= $1) OR (state = 'in_flight' AND lease_until < $1) \
-                          ORDER BY id LIMIT $3) \
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND not_before <= $1 LIMIT $3) \
+                OR id IN (SELECT id FROM deliveries WHERE state = 'in_flight' AND lease_until < $1 LIMIT $3) \
              RETURNING id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, badge, sound, attempts, \
                        expires_at, created_at",
         )

@@ -173,21 +173,24 @@ impl MessageStore for SqliteStore {
         // Every pushed device's badge goes up by one; the job carries the new number.
         let pushed: Vec<&DeliveryPlan> = plans.iter().filter(|p| p.push.is_some()).collect();
         let mut badges: HashMap<(String, String), i64> = HashMap::new();
-        // One keyed statement per device (the primary key finds it; a multi-row row-value IN
-        // would scan the table).
-        for plan in &pushed {
-            let row = sqlx::query(
-                "UPDATE devices SET badge = badge + 1 WHERE app_id = $1 AND user_id = $2 AND device_id = $3 RETURNING badge",
-            )
-            .bind(app)
-            .bind(&plan.user_id)
-            .bind(&plan.device_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-            if let Some(row) = row {
+        // Per chunk, one statement: the user ids narrow the rows through the primary key, the
+        // exact (user, device) pairs then select the devices.
+        for chunk in pushed.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET badge = badge + 1 WHERE app_id = ");
+            q.push_bind(app).push(" AND user_id IN (");
+            let mut users = q.separated(", ");
+            for plan in chunk {
+                users.push_bind(&plan.user_id);
+            }
+            q.push(") AND (user_id || char(31) || device_id) IN (");
+            let mut pairs = q.separated(", ");
+            for plan in chunk {
+                pairs.push_bind(format!("{}\u{1f}{}", plan.user_id, plan.device_id));
+            }
+            q.push(") RETURNING user_id, device_id, badge");
+            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
                 badges.insert(
-                    (plan.user_id.clone(), plan.device_id.clone()),
+                    (row.try_get("user_id").map_err(backend)?, row.try_get("device_id").map_err(backend)?),
                     row.try_get("badge").map_err(backend)?,
                 );
             }
