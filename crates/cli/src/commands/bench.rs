@@ -363,8 +363,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         &args,
     )
     .await?;
+    // Stop without waiting for idle keep-alive connections of this process's own client.
     let _ = stop.send(());
-    let _ = server.await;
+    server.abort();
     Ok(())
 }
 

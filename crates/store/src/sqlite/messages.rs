@@ -190,7 +190,10 @@ impl MessageStore for SqliteStore {
             q.push(") RETURNING user_id, device_id, badge");
             for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
                 badges.insert(
-                    (row.try_get("user_id").map_err(backend)?, row.try_get("device_id").map_err(backend)?),
+                    (
+                        row.try_get("user_id").map_err(backend)?,
+                        row.try_get("device_id").map_err(backend)?,
+                    ),
                     row.try_get("badge").map_err(backend)?,
                 );
             }
