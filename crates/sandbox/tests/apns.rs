@@ -2,30 +2,14 @@
 //! signature, kid, iss and age, the mandatory headers and the payload limit, and answers with
 //! APNs' own status, `{"reason"}` body and `apns-id` header.
 
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+mod common;
+
+use common::{sandbox, testdata};
+
+use herald_sandbox::Sandbox;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::{Value, json};
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 fn client(sandbox: &Sandbox, http1: bool) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(sandbox.ca_pem.as_bytes()).expect("CA");

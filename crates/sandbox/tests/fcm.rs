@@ -2,35 +2,19 @@
 //! assertion exactly (a wrong signature or audience is refused as Google refuses it), and the
 //! send endpoint refuses a message missing its target with Google's RPC error.
 
+mod common;
+
+use common::sandbox;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 /// An assertion for the sandbox's service account with `aud`, signed with its key.
 fn assertion(sandbox: &Sandbox, aud: &str) -> String {

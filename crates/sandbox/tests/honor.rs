@@ -2,34 +2,18 @@
 //! the send endpoint refuses a request missing a required part (the `timestamp` header, the
 //! token list) with Honor's code, and reports unknown tokens in `expireTokens`.
 
+mod common;
+
+use common::sandbox;
+
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use serde_json::{Value, json};
 
 const TOKEN_PATHS: [&str; 2] = [
     "/auth/token",
     "/auth/realms/developer/protocol/openid-connect/token",
 ];
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 async fn token_request(sandbox: &Sandbox, path: &str, secret: &str) -> (u16, Value) {
     let creds = &sandbox.state.credentials;

@@ -2,30 +2,14 @@
 //! parameters plus the AppSecret (1006 otherwise), required parameters must be present (110004)
 //! and unknown pushIds come back under `110002` in `value` — as Meizu answers.
 
+mod common;
+
+use common::sandbox;
+
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 /// The form with `sign` over the sorted parameters and `secret`.
 fn signed(pairs: &[(&str, &str)], secret: &str) -> String {

@@ -2,30 +2,14 @@
 //! master_secret)`, a send must carry a valid `auth_token` (form field or header), and a
 //! message missing a required field is refused with OPPO's code 40 — as OPPO answers.
 
+mod common;
+
+use common::sandbox;
+
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 fn form(pairs: &[(&str, &str)]) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());

@@ -2,30 +2,14 @@
 //! appSecret)`, a send must carry the `authToken` header and the integer `appId`, and a
 //! message missing its title is refused with vivo's 10055 — as vivo answers.
 
+mod common;
+
+use common::sandbox;
+
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use md5::{Digest, Md5};
 use serde_json::{Value, json};
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 async fn post(url: String, body: &Value, headers: &[(&str, &str)]) -> Value {
     let mut request = reqwest::Client::new().post(url).json(body);

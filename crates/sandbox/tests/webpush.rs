@@ -2,34 +2,18 @@
 //! VAPID JWT that verifies with its `k=` key (the key the subscription was made with), the
 //! RFC 8030 headers and an aes128gcm body that decrypts with the subscription's keys.
 
+mod common;
+
+use common::sandbox;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::EncodePrivateKey;
 use serde_json::{Value, json};
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 async fn subscribe(sandbox: &Sandbox) -> Value {
     let response = reqwest::Client::new()

@@ -2,29 +2,13 @@
 //! (21301 otherwise), a missing required field gets 21305, a too-long title 10017, and unknown
 //! regIds come back in `data.bad_regids`.
 
+mod common;
+
+use common::sandbox;
+
 use herald_core::Vendor;
-use herald_sandbox::{Credentials, Sandbox, SandboxOptions};
+use herald_sandbox::Sandbox;
 use serde_json::Value;
-
-fn testdata(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../../testdata/keys/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("testdata")
-}
-
-async fn sandbox() -> Sandbox {
-    let credentials = Credentials::from_keys(
-        &testdata("apns_p8.pem"),
-        &testdata("fcm_rsa.pem"),
-        &testdata("vapid_private.b64url"),
-    )
-    .expect("credentials");
-    Sandbox::start(SandboxOptions::new(credentials))
-        .await
-        .expect("sandbox")
-}
 
 async fn send(sandbox: &Sandbox, authorization: &str, fields: &[(&str, &str)]) -> (u16, Value) {
     let body: String = form_urlencoded::Serializer::new(String::new())
