@@ -13,6 +13,10 @@ const DEFAULT_FILE: &str = "herald.toml";
 /// Environment variables that are not configuration keys.
 const NOT_KEYS: &[&str] = &["HERALD_CONFIG", "HERALD_LOG"];
 
+/// `HERALD_TEST_*` variables steer the test suite (which backend, which services), never a
+/// server.
+const TEST_PREFIX: &str = "TEST_";
+
 /// The configuration in effect.
 pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -29,7 +33,9 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
         None => {}
     }
     figment = figment.merge(
-        Env::prefixed("HERALD_").ignore(&NOT_KEYS.iter().map(|k| &k["HERALD_".len()..]).collect::<Vec<_>>()),
+        Env::prefixed("HERALD_")
+            .ignore(&NOT_KEYS.iter().map(|k| &k["HERALD_".len()..]).collect::<Vec<_>>())
+            .filter(|key| !key.as_str().to_ascii_uppercase().starts_with(TEST_PREFIX)),
     );
     figment.extract().context("invalid configuration")
 }

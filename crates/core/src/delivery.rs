@@ -149,8 +149,9 @@ pub struct DeliveryRecord {
     pub updated_at: Millis,
 }
 
-/// A push job handed to a dispatcher.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A push job handed to a dispatcher (serialisable: the scale-out queue carries it as the
+/// payload of a JetStream message).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushJob {
     /// Job (and record) id.
     pub id: i64,

@@ -12,6 +12,7 @@ pub mod group;
 pub mod ids;
 pub mod message;
 pub mod notify;
+pub mod presence;
 pub mod push;
 pub mod routing;
 pub mod secret;

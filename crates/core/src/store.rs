@@ -275,6 +275,12 @@ pub trait JobQueue: Send + Sync {
     async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()>;
     /// When the next queued job is due, if any.
     async fn next_due(&self) -> StoreResult<Option<i64>>;
+    /// Moves due jobs from the store into the queue when the two are apart (the scale-out
+    /// outbox: jobs are committed with the message in PostgreSQL and relayed to JetStream);
+    /// returns how many moved. A queue kept in the store itself has nothing to move.
+    async fn relay(&self, _limit: u32) -> StoreResult<usize> {
+        Ok(0)
+    }
 }
 
 /// Everything Herald keeps.

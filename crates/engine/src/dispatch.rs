@@ -9,6 +9,7 @@ use futures::StreamExt;
 use herald_core::delivery::{Attempt, DeliveryState, JobResult, PushJob};
 use herald_core::message::Message;
 use herald_core::notify::build_notification;
+use herald_core::store::JobQueue;
 use herald_core::{Outcome, Store, Target, now_millis};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +48,7 @@ impl Default for DispatchConfig {
 #[derive(Clone)]
 pub struct Dispatcher {
     store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
     registry: AdapterRegistry,
     wake: Arc<Notify>,
     config: DispatchConfig,
@@ -72,30 +74,60 @@ type GroupKey = (String, String, i64, Option<String>);
 type MessageCache = tokio::sync::Mutex<HashMap<(String, String), Arc<Message>>>;
 
 impl Dispatcher {
-    /// A dispatcher over a store's queue.
+    /// A dispatcher taking jobs from `queue` (the store itself in the embedded mode,
+    /// JetStream in the scale-out mode) and reading messages and certificates from `store`.
     pub fn new(
         store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
         registry: AdapterRegistry,
         wake: Arc<Notify>,
         config: DispatchConfig,
     ) -> Self {
         Self {
             store,
+            queue,
             registry,
             wake,
             config,
         }
     }
 
-    /// Starts the worker loops; they stop when `shutdown` turns true.
+    /// Starts the worker loops and the outbox relay; they stop when `shutdown` turns true.
     pub fn spawn(&self, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        (0..self.config.workers.max(1))
+        let mut tasks: Vec<JoinHandle<()>> = (0..self.config.workers.max(1))
             .map(|_| {
                 let me = self.clone();
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move { me.worker(shutdown).await })
             })
-            .collect()
+            .collect();
+        let me = self.clone();
+        tasks.push(tokio::spawn(async move { me.relay_loop(shutdown).await }));
+        tasks
+    }
+
+    /// Moves due jobs from the store to the queue when they are apart (scale-out outbox):
+    /// woken when a message queued pushes, and polling for retries that came due and for
+    /// jobs a crashed node committed but never relayed.
+    async fn relay_loop(self, mut shutdown: watch::Receiver<bool>) {
+        const RELAY_BATCH: u32 = 1000;
+        const RELAY_POLL: Duration = Duration::from_millis(200);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            let notified = self.wake.notified();
+            match self.queue.relay(RELAY_BATCH).await {
+                Ok(moved) if moved > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "Relaying push jobs to the queue failed; will retry."),
+            }
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(RELAY_POLL) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
     }
 
     async fn worker(self, mut shutdown: watch::Receiver<bool>) {
@@ -114,7 +146,7 @@ impl Dispatcher {
             if handled > 0 {
                 continue;
             }
-            let sleep = match self.store.next_due().await {
+            let sleep = match self.queue.next_due().await {
                 Ok(Some(due)) => Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0))
                     .min(self.config.idle_poll),
                 _ => self.config.idle_poll,
@@ -130,7 +162,7 @@ impl Dispatcher {
     /// Claims one batch of due jobs and sends them; returns how many were handled.
     pub async fn run_once(&self) -> Result<usize, herald_core::StoreError> {
         let jobs = self
-            .store
+            .queue
             .claim_jobs(self.config.batch, self.config.lease_ms)
             .await?;
         let n = jobs.len();
@@ -182,7 +214,7 @@ impl Dispatcher {
                 let messages = messages.clone();
                 async move {
                     let results = self.send_group(key, jobs, messages).await;
-                    self.store.complete_jobs(&results).await
+                    self.queue.complete_jobs(&results).await
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))

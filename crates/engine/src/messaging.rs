@@ -227,7 +227,9 @@ impl Messenger {
         let frame = serde_json::json!({"type": "message", "seq": seq, "message": message.client_view(user)});
         self.hub.signal(
             &DeviceKey::new(&message.app_id, user, device),
-            SessionSignal::Frame(frame.to_string()),
+            SessionSignal::Frame {
+                text: frame.to_string(),
+            },
         );
     }
 }

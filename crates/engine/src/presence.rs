@@ -1,44 +1,14 @@
 //! The presence hub: the devices connected to this node, each with a channel the rest of the
 //! system uses to reach its live session (deliver a frame, kick it). A device has at most one
-//! live session: a second login replaces the first.
+//! live session: a second login replaces the first. In the scale-out mode the hub also tells
+//! the cluster which devices it holds and reaches devices held by other nodes through it.
 
+pub use herald_core::presence::{DeviceKey, SessionSignal};
+
+use herald_core::presence::ClusterPresence;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc;
-
-/// Identifies one device of one user of one app.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct DeviceKey {
-    /// App id.
-    pub app: String,
-    /// User id.
-    pub user: String,
-    /// Device id.
-    pub device: String,
-}
-
-impl DeviceKey {
-    /// Builds a key.
-    pub fn new(app: &str, user: &str, device: &str) -> Self {
-        Self {
-            app: app.into(),
-            user: user.into(),
-            device: device.into(),
-        }
-    }
-}
-
-/// What the hub tells a live session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionSignal {
-    /// Close with this reason (kicked by the server, replaced by a newer login).
-    Close {
-        /// Shown to the client in the `kicked` frame.
-        reason: String,
-    },
-    /// A JSON text frame to send down the socket.
-    Frame(String),
-}
 
 /// A registered session: its id (to tell a replaced session from the current one) and its
 /// channel.
@@ -48,10 +18,28 @@ struct Session {
     tx: mpsc::UnboundedSender<SessionSignal>,
 }
 
+/// What the hub asks of the cluster, in the order it happened (an announce must not overtake
+/// the withdraw before it).
+enum ClusterOp {
+    Announce(DeviceKey),
+    Withdraw(DeviceKey),
+    Forward(DeviceKey, SessionSignal),
+}
+
 /// The connected devices of this node. Cheap to clone; all clones share one table.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct PresenceHub {
     inner: Arc<Mutex<HubTable>>,
+    cluster: Option<Arc<dyn ClusterPresence>>,
+    ops: Option<mpsc::UnboundedSender<ClusterOp>>,
+}
+
+impl std::fmt::Debug for PresenceHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PresenceHub")
+            .field("clustered", &self.cluster.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -70,9 +58,54 @@ pub struct Registration {
 }
 
 impl PresenceHub {
-    /// A hub with no sessions.
+    /// A hub with no sessions, for a node on its own.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A hub that is one node of a cluster: it starts the cluster presence (signals from
+    /// other nodes reach this hub's sessions) and a task that carries this node's presence
+    /// changes and forwarded signals to the cluster in order.
+    pub async fn clustered(cluster: Arc<dyn ClusterPresence>) -> herald_core::store::StoreResult<Self> {
+        let (ops_tx, mut ops_rx) = mpsc::unbounded_channel::<ClusterOp>();
+        let hub = Self {
+            inner: Arc::default(),
+            cluster: Some(cluster.clone()),
+            ops: Some(ops_tx),
+        };
+        let local = hub.local_only();
+        cluster
+            .start(Arc::new(move |key, signal| match signal {
+                SessionSignal::Close { reason } => {
+                    local.close_local(&key, &reason);
+                }
+                frame => {
+                    local.signal_local(&key, frame);
+                }
+            }))
+            .await?;
+        tokio::spawn(async move {
+            while let Some(op) = ops_rx.recv().await {
+                let done = match &op {
+                    ClusterOp::Announce(key) => cluster.announce(key).await,
+                    ClusterOp::Withdraw(key) => cluster.withdraw(key).await,
+                    ClusterOp::Forward(key, signal) => cluster.forward(key, signal.clone()).await.map(|_| ()),
+                };
+                if let Err(error) = done {
+                    tracing::warn!(%error, "Cluster presence update failed.");
+                }
+            }
+        });
+        Ok(hub)
+    }
+
+    /// The same table without the cluster link (what signals from other nodes are given to).
+    fn local_only(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            cluster: None,
+            ops: None,
+        }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, HubTable> {
@@ -80,47 +113,93 @@ impl PresenceHub {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers a live session for a device, closing the one it replaces.
+    fn tell_cluster(&self, op: ClusterOp) {
+        if let Some(ops) = &self.ops {
+            let _ = ops.send(op);
+        }
+    }
+
+    /// Registers a live session for a device, closing the one it replaces (on this node or,
+    /// through the cluster, on another).
     pub fn join(&self, key: DeviceKey) -> Registration {
         let (tx, signals) = mpsc::unbounded_channel();
-        let mut table = self.table();
-        table.next_id += 1;
-        let id = table.next_id;
-        if let Some(old) = table.sessions.insert(key, Session { id, tx }) {
-            let _ = old.tx.send(SessionSignal::Close {
-                reason: "replaced by a newer login of this device".into(),
-            });
-        }
+        let id = {
+            let mut table = self.table();
+            table.next_id += 1;
+            let id = table.next_id;
+            if let Some(old) = table.sessions.insert(key.clone(), Session { id, tx }) {
+                let _ = old.tx.send(SessionSignal::Close {
+                    reason: "replaced by a newer login of this device".into(),
+                });
+            }
+            id
+        };
+        self.tell_cluster(ClusterOp::Announce(key));
         Registration { id, signals }
     }
 
     /// Removes a session, unless a newer one already replaced it. Returns whether it was the
     /// current session.
     pub fn leave(&self, key: &DeviceKey, id: u64) -> bool {
-        let mut table = self.table();
-        if table.sessions.get(key).is_some_and(|s| s.id == id) {
-            table.sessions.remove(key);
-            true
-        } else {
-            false
+        let removed = {
+            let mut table = self.table();
+            if table.sessions.get(key).is_some_and(|s| s.id == id) {
+                table.sessions.remove(key);
+                true
+            } else {
+                false
+            }
+        };
+        if removed {
+            self.tell_cluster(ClusterOp::Withdraw(key.clone()));
+        }
+        removed
+    }
+
+    /// Whether the device has a live session on this node or, in a cluster, on another live
+    /// node.
+    pub fn is_connected(&self, key: &DeviceKey) -> bool {
+        self.table().sessions.contains_key(key)
+            || self.cluster.as_ref().is_some_and(|c| c.held_elsewhere(key))
+    }
+
+    /// Sends a signal to the device's live session wherever it is; returns whether one was
+    /// there to take it.
+    pub fn signal(&self, key: &DeviceKey, signal: SessionSignal) -> bool {
+        if self.signal_local(key, signal.clone()) {
+            return true;
+        }
+        match &self.cluster {
+            Some(cluster) if cluster.held_elsewhere(key) => {
+                self.tell_cluster(ClusterOp::Forward(key.clone(), signal));
+                true
+            }
+            _ => false,
         }
     }
 
-    /// Whether the device has a live session on this node.
-    pub fn is_connected(&self, key: &DeviceKey) -> bool {
-        self.table().sessions.contains_key(key)
-    }
-
-    /// Sends a signal to the device's live session; returns whether one was there to take it.
-    pub fn signal(&self, key: &DeviceKey, signal: SessionSignal) -> bool {
+    fn signal_local(&self, key: &DeviceKey, signal: SessionSignal) -> bool {
         self.table()
             .sessions
             .get(key)
             .is_some_and(|s| s.tx.send(signal).is_ok())
     }
 
-    /// Closes the device's live session with a reason and forgets it.
+    /// Closes the device's live session (wherever it is) with a reason and forgets it.
     pub fn kick(&self, key: &DeviceKey, reason: &str) -> bool {
+        if self.close_local(key, reason) {
+            self.tell_cluster(ClusterOp::Withdraw(key.clone()));
+            return true;
+        }
+        self.signal(
+            key,
+            SessionSignal::Close {
+                reason: reason.into(),
+            },
+        )
+    }
+
+    fn close_local(&self, key: &DeviceKey, reason: &str) -> bool {
         let session = self.table().sessions.remove(key);
         session.is_some_and(|s| {
             s.tx.send(SessionSignal::Close {
@@ -135,9 +214,19 @@ impl PresenceHub {
         self.table().sessions.len()
     }
 
-    /// Whether no session is live.
+    /// Whether no session is live on this node.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Leaves the cluster (graceful shutdown): other nodes stop counting this node's devices
+    /// as connected at once instead of after the heartbeat timeout.
+    pub async fn leave_cluster(&self) {
+        if let Some(cluster) = &self.cluster
+            && let Err(error) = cluster.leave().await
+        {
+            tracing::warn!(%error, "Leaving the cluster failed; other nodes will time this node out.");
+        }
     }
 }
 

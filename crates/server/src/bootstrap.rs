@@ -4,12 +4,15 @@
 use crate::auth::{random_credential, token_hash};
 use crate::config::Config;
 use crate::state::AppState;
+use herald_core::Store;
+use herald_core::store::JobQueue;
 use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, PresenceHub};
 use herald_store::MASTER_KEY_LEN;
 use herald_vendors::http::{Http, HttpOptions};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Why Herald could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +56,16 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
     };
     std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
     let key = load_or_create_master_key(&config.effective_master_key_file())?;
-    let store = herald_store::open(&config.effective_database_url(), &key).await?;
+    let (store, queue, hub): (Arc<dyn Store>, Arc<dyn JobQueue>, PresenceHub) = if config.is_clustered() {
+        let node = herald_store::jetstream::join(&cluster_options(&config), &key).await?;
+        tracing::info!(node = node.presence.node_id(), cluster = %config.cluster_name, "Joined the cluster.");
+        let hub = PresenceHub::clustered(node.presence.clone()).await?;
+        (node.store, node.queue, hub)
+    } else {
+        let store = herald_store::open(&config.effective_database_url(), &key).await?;
+        let queue: Arc<dyn JobQueue> = store.clone();
+        (store, queue, PresenceHub::new())
+    };
 
     let mut new_admin_token = None;
     let hash = match store.admin_token_hash().await? {
@@ -81,7 +93,6 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
     let registry = AdapterRegistry::new(Arc::new(move |cert, secrets| {
         herald_vendors::build_adapter(cert, secrets, &http)
     }));
-    let hub = PresenceHub::new();
     let wake = Arc::new(tokio::sync::Notify::new());
     let messenger = Messenger::new(store.clone(), hub.clone(), wake.clone());
     let dispatch = DispatchConfig {
@@ -89,7 +100,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         lease_ms: i64::try_from(config.dispatch_lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
         ..DispatchConfig::default()
     };
-    let dispatcher = Dispatcher::new(store.clone(), registry.clone(), wake, dispatch);
+    let dispatcher = Dispatcher::new(store.clone(), queue, registry.clone(), wake, dispatch);
     let state = AppState {
         store,
         hub,
@@ -104,6 +115,23 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         state,
         new_admin_token,
     })
+}
+
+/// The cluster settings of a node's configuration.
+fn cluster_options(config: &Config) -> herald_store::jetstream::ClusterOptions {
+    let node_id = if config.node_id.is_empty() {
+        format!("node-{:08x}", rand::random::<u32>())
+    } else {
+        config.node_id.clone()
+    };
+    herald_store::jetstream::ClusterOptions {
+        database_url: config.effective_database_url(),
+        nats_url: config.nats_url.clone(),
+        cluster: config.cluster_name.clone(),
+        node_id,
+        node_ttl: Duration::from_secs(config.node_ttl_seconds.max(1)),
+        ack_wait: Duration::from_secs(config.dispatch_lease_seconds.max(1)),
+    }
 }
 
 /// Reads the master key, or creates it (mode 0600) when the file does not exist.

@@ -29,6 +29,17 @@ pub struct Config {
     /// Seconds a claimed push job stays leased; a node that dies holding jobs delays them by
     /// at most this long before another dispatcher takes them over.
     pub dispatch_lease_seconds: u64,
+    /// NATS server URL for the scale-out mode (JetStream job queue, cluster presence); empty =
+    /// embedded mode. Needs a `postgres://` `database_url`, shared by every node.
+    pub nats_url: String,
+    /// Prefix of the cluster's NATS streams, buckets and subjects: clusters sharing one NATS
+    /// server stay apart.
+    pub cluster_name: String,
+    /// This node's id in the cluster; empty = a random one at each start.
+    pub node_id: String,
+    /// Seconds without a heartbeat after which a node counts as dead and its devices as
+    /// disconnected (they get pushes).
+    pub node_ttl_seconds: u64,
 }
 
 /// Log output format.
@@ -54,6 +65,10 @@ impl Default for Config {
             trusted_ca_file: String::new(),
             dispatch_workers: 2,
             dispatch_lease_seconds: 30,
+            nats_url: String::new(),
+            cluster_name: "herald".into(),
+            node_id: String::new(),
+            node_ttl_seconds: 10,
         }
     }
 }
@@ -66,6 +81,11 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// Whether this node is one of a cluster (PostgreSQL + NATS JetStream).
+    pub fn is_clustered(&self) -> bool {
+        !self.nats_url.is_empty()
     }
 
     /// The master key file in effect.

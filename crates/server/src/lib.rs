@@ -94,12 +94,14 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let workers = state.dispatcher.spawn(dispatch_stopped);
+    let hub = state.hub.clone();
     let app = router(state);
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     let _ = stop_dispatch.send(true);
     for worker in workers {
         let _ = worker.await;
     }
+    hub.leave_cluster().await;
     served
 }
 

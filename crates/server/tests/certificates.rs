@@ -343,17 +343,9 @@ async fn the_database_file_never_holds_a_certificate_secret_in_clear_text() {
         }
         server.create_certificate(&app, body).await;
     }
-    // Read everything SQLite wrote: the main file and the write-ahead log.
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(&server.data_dir).expect("data dir") {
-        let path = entry.expect("entry").path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("herald.db"))
-        {
-            bytes.extend(std::fs::read(&path).expect("read"));
-        }
-    }
+    // Read everything the database holds: SQLite's files (main and write-ahead log) or a
+    // PostgreSQL data dump.
+    let bytes = server.raw_database_bytes();
     assert!(bytes.len() > 4096, "database files were found");
     for (vendor, probe) in probes {
         assert!(

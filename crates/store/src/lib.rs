@@ -2,6 +2,8 @@
 //! default: one file, WAL) and, for the scale-out mode, PostgreSQL. Both backends keep the same
 //! file names under `src/<backend>/`, and the same conformance suite runs on both.
 
+pub mod jetstream;
+pub mod postgres;
 mod seal;
 pub mod sqlite;
 
@@ -15,7 +17,7 @@ use std::sync::Arc;
 #[non_exhaustive]
 pub enum OpenError {
     /// The URL's scheme names no backend of this build.
-    #[error("unsupported database URL `{0}`: use sqlite://<path>")]
+    #[error("unsupported database URL `{0}`: use sqlite://<path> or postgres://<user>@<host>/<database>")]
     UnsupportedUrl(String),
     /// Connecting or migrating failed.
     #[error("cannot open the database: {0}")]
@@ -23,6 +25,9 @@ pub enum OpenError {
     /// Applying the schema migrations failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The scale-out services (NATS, JetStream, cluster presence) could not be joined.
+    #[error("cannot join the cluster: {0}")]
+    Cluster(String),
 }
 
 /// Opens the store a database URL names, applying pending migrations.
@@ -30,6 +35,8 @@ pub async fn open(url: &str, master_key: &[u8; MASTER_KEY_LEN]) -> Result<Arc<dy
     let sealer = Sealer::new(master_key);
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url, sealer).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::open(url, sealer).await?))
     } else {
         Err(OpenError::UnsupportedUrl(redact_url(url)))
     }

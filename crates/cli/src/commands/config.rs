@@ -1,4 +1,5 @@
-//! `herald config`: shows the configuration in effect, with the database password masked.
+//! `herald config`: shows the configuration in effect, with the database and NATS passwords
+//! masked.
 
 use std::path::Path;
 
@@ -6,6 +7,7 @@ use std::path::Path;
 pub fn run(file: Option<&Path>) -> anyhow::Result<()> {
     let mut config = crate::settings::load(file)?;
     config.database_url = herald_store_redact(&config.effective_database_url());
+    config.nats_url = herald_store_redact(&config.nats_url);
     println!("{}", serde_json::to_string_pretty(&config)?);
     Ok(())
 }

@@ -70,7 +70,7 @@ pub(super) async fn run(
     loop {
         tokio::select! {
             signal = registration.signals.recv() => match signal {
-                Some(SessionSignal::Frame(frame)) => {
+                Some(SessionSignal::Frame { text: frame }) => {
                     if tx.send(WsMessage::Text(frame.into())).await.is_err() {
                         break;
                     }

@@ -14,6 +14,7 @@ pub struct TestServer {
     pub base: String,
     pub admin_token: String,
     pub data_dir: PathBuf,
+    pub database_url: String,
     pub http: Client,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -45,7 +46,11 @@ impl TestServer {
             data_dir: dir.path().join("data"),
             ..Config::default()
         };
+        if scale_out() {
+            join_fresh_cluster(&mut config).await;
+        }
         tweak(&mut config);
+        let database_url = config.effective_database_url();
         let data_dir = config.data_dir.clone();
         let prepared = prepare(config).await.expect("prepare");
         let admin_token = prepared
@@ -61,10 +66,39 @@ impl TestServer {
             base,
             admin_token,
             data_dir,
+            database_url,
             http: Client::new(),
             _dir: dir,
             stop: Some(stop),
         }
+    }
+
+    /// Every byte the database holds, as stored: the SQLite files (main and write-ahead log),
+    /// or a data dump of the PostgreSQL database in the scale-out mode.
+    pub fn raw_database_bytes(&self) -> Vec<u8> {
+        if scale_out() {
+            let dump = std::process::Command::new("pg_dump")
+                .args(["--data-only", &self.database_url])
+                .output()
+                .expect("pg_dump runs");
+            assert!(
+                dump.status.success(),
+                "pg_dump: {}",
+                String::from_utf8_lossy(&dump.stderr)
+            );
+            return dump.stdout;
+        }
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(&self.data_dir).expect("data dir") {
+            let path = entry.expect("entry").path();
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("herald.db"))
+            {
+                bytes.extend(std::fs::read(&path).expect("read"));
+            }
+        }
+        bytes
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -128,6 +162,27 @@ impl TestServer {
         .await;
         body["token"].as_str().expect("token").to_string()
     }
+}
+
+/// Whether this run tests the scale-out mode (`HERALD_TEST_BACKEND=cluster`): PostgreSQL and
+/// NATS JetStream instead of the embedded SQLite store, with the same tests.
+pub fn scale_out() -> bool {
+    std::env::var("HERALD_TEST_BACKEND").is_ok_and(|b| b == "cluster")
+}
+
+/// Points a configuration at a fresh PostgreSQL database and a cluster name of its own on
+/// the shared NATS server, so tests never see each other's data.
+pub async fn join_fresh_cluster(config: &mut Config) {
+    let admin_url = std::env::var("HERALD_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let name = format!("herald_t{:016x}", rand::random::<u64>());
+    config.database_url = herald_store::postgres::create_database(&admin_url, &name)
+        .await
+        .expect("a fresh PostgreSQL database (is PostgreSQL running on 127.0.0.1:5432?)");
+    config.nats_url =
+        std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    config.cluster_name = name;
+    config.node_ttl_seconds = 3;
 }
 
 /// Sends the request, asserts the status, returns the JSON body (`null` when empty).

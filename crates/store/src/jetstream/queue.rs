@@ -1,0 +1,335 @@
+//! The scale-out push queue: a JetStream work-queue stream consumed by the dispatchers of
+//! every node.
+//!
+//! PostgreSQL stays the record: a message's delivery rows are committed with it, and a row in
+//! state `queued` whose time has come is the outbox. [`JobQueue::relay`] publishes such rows
+//! to JetStream (message id `<job>-<attempt>`, so a publish repeated after a crash is dropped
+//! by the stream's duplicate window) and marks them `in_flight` in the same transaction that
+//! locked them: a crash between the two republishes, never loses. Dispatchers pull with
+//! explicit acks; a node that dies holding jobs has them redelivered to the others after the
+//! ack wait. A retry is written back to PostgreSQL as `queued` with its due time and the
+//! JetStream message is acked: the relay publishes it again when due, so retries survive any
+//! crash too. Jobs that end without reaching the phone (expired after their attempts or TTL,
+//! or redelivered too often) are copied to the dead-letter stream.
+
+use crate::postgres::PgStore;
+use crate::postgres::jobs::{JOB_COLUMNS, job_from_row};
+use async_nats::jetstream::{self, consumer, stream};
+use async_trait::async_trait;
+use futures::{FutureExt, StreamExt};
+use herald_core::delivery::{Attempt, DeliveryState, JobResult, PushJob};
+use herald_core::store::{JobQueue, StoreResult};
+use herald_core::{StoreError, now_millis};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+/// How often a job may be handed to a dispatcher that then vanished before it goes to the
+/// dead-letter stream (a job that crashes every node that takes it must not loop forever).
+const MAX_DELIVERIES: i64 = 5;
+/// How long a claim waits for the first job when none is ready.
+const CLAIM_WAIT: Duration = Duration::from_millis(500);
+/// Jobs the consumer keeps ready on this node ahead of the dispatchers.
+const PREFETCH: usize = 1000;
+
+/// Wraps a NATS failure.
+fn nats(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string().into())
+}
+
+/// Wraps a database failure.
+fn db(error: sqlx::Error) -> StoreError {
+    StoreError::Backend(Box::new(error))
+}
+
+/// The dead-letter record of a job.
+#[derive(serde::Serialize)]
+struct DeadLetter<'a> {
+    job: &'a PushJob,
+    state: DeliveryState,
+    last_attempt: &'a Attempt,
+}
+
+/// The JetStream queue of one node. Share it behind an `Arc`.
+pub struct JetStreamQueue {
+    pg: PgStore,
+    js: jetstream::Context,
+    jobs_prefix: String,
+    dead_prefix: String,
+    messages: Mutex<consumer::pull::Stream>,
+    /// Jobs handed to this node's dispatchers and not yet acked, by job id.
+    pending: Mutex<HashMap<i64, (PushJob, jetstream::Message)>>,
+}
+
+impl std::fmt::Debug for JetStreamQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamQueue")
+            .field("jobs", &self.jobs_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stream names of a cluster (JetStream stream names allow no dots).
+fn stream_name(cluster: &str, what: &str) -> String {
+    format!("{}_{what}", cluster.replace(['.', ' ', '*', '>'], "_")).to_uppercase()
+}
+
+impl JetStreamQueue {
+    /// Creates (or joins) the cluster's job and dead-letter streams and the shared durable
+    /// consumer. `ack_wait` is how long a job stays with a dispatcher before JetStream hands
+    /// it to another one: longer than a vendor request can take, short enough that a dead
+    /// node's jobs move on soon.
+    pub async fn connect(
+        client: async_nats::Client,
+        cluster: &str,
+        pg: PgStore,
+        ack_wait: Duration,
+    ) -> StoreResult<Self> {
+        let js = jetstream::new(client);
+        let jobs_prefix = format!("{cluster}.jobs");
+        let dead_prefix = format!("{cluster}.dead");
+        let jobs = js
+            .get_or_create_stream(stream::Config {
+                name: stream_name(cluster, "jobs"),
+                subjects: vec![format!("{jobs_prefix}.>")],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(120),
+                ..Default::default()
+            })
+            .await
+            .map_err(nats)?;
+        js.get_or_create_stream(stream::Config {
+            name: stream_name(cluster, "dead"),
+            subjects: vec![format!("{dead_prefix}.>")],
+            retention: stream::RetentionPolicy::Limits,
+            storage: stream::StorageType::File,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            ..Default::default()
+        })
+        .await
+        .map_err(nats)?;
+        let consumer: consumer::PullConsumer = jobs
+            .get_or_create_consumer(
+                "dispatch",
+                consumer::pull::Config {
+                    durable_name: Some("dispatch".into()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait,
+                    max_ack_pending: 200_000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(nats)?;
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(PREFETCH)
+            .messages()
+            .await
+            .map_err(nats)?;
+        Ok(Self {
+            pg,
+            js,
+            jobs_prefix,
+            dead_prefix,
+            messages: Mutex::new(messages),
+            pending: Mutex::default(),
+        })
+    }
+
+    /// Waits up to [`CLAIM_WAIT`] for a first job, then takes whatever else is ready.
+    async fn next_messages(&self, limit: usize) -> StoreResult<Vec<jetstream::Message>> {
+        let mut stream = self.messages.lock().await;
+        let mut taken = Vec::new();
+        match tokio::time::timeout(CLAIM_WAIT, stream.next()).await {
+            Err(_) | Ok(None) => return Ok(taken),
+            Ok(Some(first)) => taken.push(first.map_err(nats)?),
+        }
+        while taken.len() < limit {
+            match stream.next().now_or_never() {
+                Some(Some(Ok(message))) => taken.push(message),
+                Some(Some(Err(error))) => {
+                    tracing::warn!(%error, "JetStream pull failed.");
+                    break;
+                }
+                _ => break,
+            }
+        }
+        Ok(taken)
+    }
+
+    async fn dead_letter(&self, job: &PushJob, state: DeliveryState, attempt: &Attempt) {
+        let record = DeadLetter {
+            job,
+            state,
+            last_attempt: attempt,
+        };
+        let payload = serde_json::to_vec(&record).unwrap_or_default();
+        let subject = format!("{}.{}", self.dead_prefix, job.vendor.as_str());
+        match self.js.publish(subject, payload.into()).await {
+            Ok(ack) => {
+                if let Err(error) = ack.await {
+                    tracing::warn!(%error, job = job.id, "Dead-letter publish was not confirmed.");
+                }
+            }
+            Err(error) => tracing::warn!(%error, job = job.id, "Dead-letter publish failed."),
+        }
+    }
+}
+
+#[async_trait]
+impl JobQueue for JetStreamQueue {
+    /// `lease_ms` is fixed by the consumer's ack wait (set at connect).
+    async fn claim_jobs(&self, limit: u32, _lease_ms: i64) -> StoreResult<Vec<PushJob>> {
+        let taken = self.next_messages(limit as usize).await?;
+        if taken.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut candidates = Vec::with_capacity(taken.len());
+        for message in taken {
+            match serde_json::from_slice::<PushJob>(&message.payload) {
+                Ok(job) => candidates.push((job, message)),
+                Err(error) => {
+                    tracing::warn!(%error, "Dropping an unreadable job from the queue.");
+                    let _ = message.ack_with(jetstream::AckKind::Term).await;
+                }
+            }
+        }
+        // The record decides: a job already final (a duplicate publish, or a redelivery of
+        // one whose ack was lost) is acked and skipped; the attempt count comes from the
+        // record, not from the copy in the queue.
+        let ids: Vec<i64> = candidates.iter().map(|(job, _)| job.id).collect();
+        let rows = sqlx::query("SELECT id, state, attempts FROM deliveries WHERE id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&self.pg.pool)
+            .await
+            .map_err(db)?;
+        let mut live: HashMap<i64, i64> = HashMap::new();
+        for row in rows {
+            let state: String = row.try_get("state").map_err(db)?;
+            if DeliveryState::parse(&state).is_some_and(|s| !s.is_final()) {
+                live.insert(
+                    row.try_get("id").map_err(db)?,
+                    row.try_get("attempts").map_err(db)?,
+                );
+            }
+        }
+        let mut jobs = Vec::new();
+        let mut exhausted = Vec::new();
+        let mut pending = self.pending.lock().await;
+        for (mut job, message) in candidates {
+            let Some(attempts) = live.get(&job.id) else {
+                let _ = message.ack().await;
+                continue;
+            };
+            job.attempts = u32::try_from(*attempts).unwrap_or(0);
+            let delivered = message.info().map(|info| info.delivered).unwrap_or(1);
+            if delivered > MAX_DELIVERIES {
+                exhausted.push(JobResult {
+                    id: job.id,
+                    state: DeliveryState::Rejected,
+                    not_before: None,
+                    attempt: Attempt {
+                        at: now_millis(),
+                        outcome: "rejected".into(),
+                        code: Some(format!("redelivered_{delivered}_times")),
+                        latency_ms: 0,
+                    },
+                    vendor_msg_id: None,
+                    unbind: None,
+                });
+            } else {
+                jobs.push(job.clone());
+            }
+            pending.insert(job.id, (job, message));
+        }
+        drop(pending);
+        if !exhausted.is_empty() {
+            self.complete_jobs(&exhausted).await?;
+        }
+        Ok(jobs)
+    }
+
+    async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        self.pg.complete_jobs_in(results).await?;
+        let finished: Vec<(JobResult, Option<(PushJob, jetstream::Message)>)> = {
+            let mut pending = self.pending.lock().await;
+            results
+                .iter()
+                .map(|r| (r.clone(), pending.remove(&r.id)))
+                .collect()
+        };
+        for (result, held) in finished {
+            let Some((job, message)) = held else { continue };
+            let gave_up = matches!(result.state, DeliveryState::Expired)
+                || (result.state == DeliveryState::Rejected
+                    && result
+                        .attempt
+                        .code
+                        .as_deref()
+                        .is_some_and(|c| c.starts_with("redelivered_")));
+            if gave_up {
+                self.dead_letter(&job, result.state, &result.attempt).await;
+            }
+            // The record is written: the job leaves the queue (a retry comes back through
+            // the outbox when due).
+            if let Err(error) = message.ack().await {
+                tracing::warn!(%error, job = job.id, "Ack failed; the job may be delivered again.");
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims wait on JetStream themselves; dispatchers should ask again at once.
+    async fn next_due(&self) -> StoreResult<Option<i64>> {
+        Ok(Some(now_millis()))
+    }
+
+    async fn relay(&self, limit: u32) -> StoreResult<usize> {
+        let now = now_millis();
+        let mut tx = self.pg.pool.begin().await.map_err(db)?;
+        let rows = sqlx::query(&format!(
+            "SELECT {JOB_COLUMNS} FROM deliveries WHERE state = 'queued' AND not_before <= $1 \
+             ORDER BY not_before, id LIMIT $2 FOR UPDATE SKIP LOCKED"
+        ))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let mut acks = Vec::with_capacity(jobs.len());
+        for job in &jobs {
+            let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let publish = jetstream::context::Publish::build()
+                .payload(payload.into())
+                .message_id(format!("{}-{}", job.id, job.attempts));
+            let subject = format!("{}.{}", self.jobs_prefix, job.vendor.as_str());
+            acks.push(self.js.send_publish(subject, publish).await.map_err(nats)?);
+        }
+        for ack in futures::future::join_all(acks.into_iter().map(std::future::IntoFuture::into_future)).await
+        {
+            ack.map_err(nats)?;
+        }
+        let ids: Vec<i64> = jobs.iter().map(|j| j.id).collect();
+        sqlx::query(
+            "UPDATE deliveries SET state = 'in_flight', lease_until = $2, updated_at = $3 WHERE id = ANY($1)",
+        )
+        .bind(&ids)
+        .bind(i64::MAX)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(jobs.len())
+    }
+}

@@ -1,0 +1,290 @@
+//! Devices: session state and push binding. A token lives on at most one device of an app
+//! (unique index); binding it elsewhere moves it in one transaction.
+
+use super::{PgStore, backend};
+use async_trait::async_trait;
+use herald_core::device::PushBinding;
+use herald_core::store::{Binding, DeviceStore, StoreResult};
+use herald_core::{Device, Platform, SessionState, StoreError, Vendor, now_millis};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+pub(crate) const COLUMNS: &str =
+    "app_id, user_id, device_id, platform, state, certificate_id, vendor, token, badge, updated_at";
+
+pub(crate) fn device_from_row(row: &PgRow) -> StoreResult<Device> {
+    let text = |column: &str| -> StoreResult<String> { row.try_get(column).map_err(backend) };
+    let corrupt = StoreError::Corrupt;
+    let certificate_id: Option<i64> = row.try_get("certificate_id").map_err(backend)?;
+    let vendor: Option<String> = row.try_get("vendor").map_err(backend)?;
+    let token: Option<String> = row.try_get("token").map_err(backend)?;
+    let binding = match (certificate_id, vendor, token) {
+        (Some(certificate_id), Some(vendor), Some(token)) => Some(PushBinding {
+            certificate_id,
+            vendor: vendor
+                .parse()
+                .map_err(|e: herald_core::vendor::UnknownVendor| corrupt(e.to_string()))?,
+            token,
+        }),
+        _ => None,
+    };
+    Ok(Device {
+        app_id: text("app_id")?,
+        user_id: text("user_id")?,
+        device_id: text("device_id")?,
+        platform: text("platform")?.parse().map_err(corrupt)?,
+        state: text("state")?.parse().map_err(corrupt)?,
+        binding,
+        badge: row.try_get("badge").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+impl PgStore {
+    async fn fetch_device<'e, E>(executor: E, app: &str, user: &str, device: &str) -> StoreResult<Device>
+    where
+        E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+    {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3"
+        ))
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .fetch_optional(executor)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("device", device))?;
+        device_from_row(&row)
+    }
+}
+
+#[async_trait]
+impl DeviceStore for PgStore {
+    async fn get_device(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {
+        Self::fetch_device(&self.pool, app, user, device).await
+    }
+
+    async fn list_devices(&self, app: &str, user: &str) -> StoreResult<Vec<Device>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM devices WHERE app_id = $1 AND user_id = $2 ORDER BY device_id"
+        ))
+        .bind(app)
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(device_from_row).collect()
+    }
+
+    async fn bind_token(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        binding: &Binding<'_>,
+    ) -> StoreResult<Device> {
+        let now = now_millis();
+        let mut tx = self.begin().await?;
+        // Binds of one token queue here, before anything else is locked, so the move below
+        // always sees the latest holder (two binds of one token would otherwise both find no
+        // holder and clash on the unique index).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))")
+            .bind(app)
+            .bind(binding.token)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO users (app_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT (app_id, id) DO NOTHING",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // Both rows this changes are locked in the order group sends lock devices.
+        sqlx::query(
+            "SELECT 1 FROM devices WHERE app_id = $1 AND (token = $2 OR (user_id = $3 AND device_id = $4)) \
+             ORDER BY user_id, device_id FOR NO KEY UPDATE",
+        )
+        .bind(app)
+        .bind(binding.token)
+        .bind(user)
+        .bind(device)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        // The token moves: whichever other device of the app held it loses it.
+        sqlx::query(
+            "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $5 \
+             WHERE app_id = $1 AND token = $2 AND NOT (user_id = $3 AND device_id = $4)",
+        )
+        .bind(app)
+        .bind(binding.token)
+        .bind(user)
+        .bind(device)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO devices (app_id, user_id, device_id, platform, state, certificate_id, vendor, token, badge, updated_at) \
+             VALUES ($1, $2, $3, $4, 'offline', $5, $6, $7, 0, $8) \
+             ON CONFLICT (app_id, user_id, device_id) DO UPDATE SET \
+               platform = excluded.platform, certificate_id = excluded.certificate_id, \
+               vendor = excluded.vendor, token = excluded.token, updated_at = excluded.updated_at, \
+               state = CASE WHEN devices.state IN ('logged_out', 'kicked') THEN 'offline' ELSE devices.state END",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(binding.platform.as_str())
+        .bind(binding.certificate_id)
+        .bind(binding.vendor.as_str())
+        .bind(binding.token)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let bound = Self::fetch_device(&mut *tx, app, user, device).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(bound)
+    }
+
+    async fn open_session(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        platform: Platform,
+        state: SessionState,
+    ) -> StoreResult<Device> {
+        let now = now_millis();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO users (app_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT (app_id, id) DO NOTHING",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        sqlx::query(
+            "INSERT INTO devices (app_id, user_id, device_id, platform, state, badge, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6) \
+             ON CONFLICT (app_id, user_id, device_id) DO UPDATE SET \
+               platform = excluded.platform, state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(platform.as_str())
+        .bind(state.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let opened = Self::fetch_device(&mut *tx, app, user, device).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(opened)
+    }
+
+    async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $4 \
+             WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("device", device));
+        }
+        let unbound = Self::fetch_device(&mut *tx, app, user, device).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(unbound)
+    }
+
+    async fn set_session(
+        &self,
+        app: &str,
+        user: &str,
+        device: &str,
+        state: SessionState,
+        badge: Option<i64>,
+    ) -> StoreResult<Device> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE devices SET state = $4, badge = COALESCE($5, badge), updated_at = $6 \
+             WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(state.as_str())
+        .bind(badge)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("device", device));
+        }
+        let updated = Self::fetch_device(&mut *tx, app, user, device).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(updated)
+    }
+
+    async fn logout(&self, app: &str, user: &str, device: &str, unbind: bool) -> StoreResult<Device> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "UPDATE devices SET state = 'logged_out', updated_at = $5, \
+               certificate_id = CASE WHEN $4 THEN NULL ELSE certificate_id END, \
+               vendor = CASE WHEN $4 THEN NULL ELSE vendor END, \
+               token = CASE WHEN $4 THEN NULL ELSE token END \
+             WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(device)
+        .bind(unbind)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("device", device));
+        }
+        let updated = Self::fetch_device(&mut *tx, app, user, device).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(updated)
+    }
+
+    async fn count_bound_devices(&self, app: &str) -> StoreResult<Vec<(Vendor, i64)>> {
+        let rows = sqlx::query(
+            "SELECT vendor, COUNT(*) AS n FROM devices WHERE app_id = $1 AND token IS NOT NULL \
+             GROUP BY vendor ORDER BY vendor",
+        )
+        .bind(app)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let vendor: String = row.try_get("vendor").map_err(backend)?;
+                let vendor = vendor
+                    .parse::<Vendor>()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((vendor, row.try_get("n").map_err(backend)?))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,166 @@
+//! Groups and their members.
+
+use super::{PgStore, backend, conflict_or_backend};
+use async_trait::async_trait;
+use herald_core::store::{GroupStore, StoreResult};
+use herald_core::{Group, StoreError, now_millis};
+use sqlx::Row;
+use std::collections::HashSet;
+
+impl PgStore {
+    async fn fetch_group(conn: &mut sqlx::PgConnection, app: &str, id: &str) -> StoreResult<Group> {
+        let row = sqlx::query("SELECT id, name, created_at FROM chat_groups WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::not_found("group", id))?;
+        let members = sqlx::query(
+            "SELECT user_id FROM group_members WHERE app_id = $1 AND group_id = $2 ORDER BY user_id",
+        )
+        .bind(app)
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?
+        .iter()
+        .map(|r| r.try_get("user_id"))
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(backend)?;
+        Ok(Group {
+            id: row.try_get("id").map_err(backend)?,
+            name: row.try_get("name").map_err(backend)?,
+            members,
+            created_at: row.try_get("created_at").map_err(backend)?,
+        })
+    }
+
+    /// Checks that the group exists and keeps it from being deleted until the transaction ends.
+    async fn lock_group(conn: &mut sqlx::PgConnection, app: &str, id: &str) -> StoreResult<()> {
+        sqlx::query("SELECT 1 FROM chat_groups WHERE app_id = $1 AND id = $2 FOR KEY SHARE")
+            .bind(app)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::not_found("group", id))?;
+        Ok(())
+    }
+
+    /// Adds members in two statements whatever their number. The existing ones are locked
+    /// against deletion first, so the first unknown id can be named, as it is on SQLite.
+    async fn insert_members(
+        conn: &mut sqlx::PgConnection,
+        app: &str,
+        id: &str,
+        members: &[String],
+    ) -> StoreResult<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let known = sqlx::query("SELECT id FROM users WHERE app_id = $1 AND id = ANY($2) FOR KEY SHARE")
+            .bind(app)
+            .bind(members)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<HashSet<String>, _>>()
+            .map_err(backend)?;
+        if let Some(unknown) = members.iter().find(|m| !known.contains(*m)) {
+            return Err(StoreError::not_found("user", unknown.as_str()));
+        }
+        sqlx::query(
+            "INSERT INTO group_members (app_id, group_id, user_id) \
+             SELECT $1, $2, u FROM UNNEST($3::text[]) AS u ON CONFLICT DO NOTHING",
+        )
+        .bind(app)
+        .bind(id)
+        .bind(members)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GroupStore for PgStore {
+    async fn create_group(&self, app: &str, id: &str, name: &str, members: &[String]) -> StoreResult<Group> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO chat_groups (app_id, id, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(app)
+            .bind(id)
+            .bind(name)
+            .bind(now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict_or_backend(
+                "group",
+                format!("a group `{id}` already exists in this app"),
+            ))?;
+        Self::insert_members(&mut tx, app, id, members).await?;
+        let group = Self::fetch_group(&mut tx, app, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(group)
+    }
+
+    async fn get_group(&self, app: &str, id: &str) -> StoreResult<Group> {
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        Self::fetch_group(&mut conn, app, id).await
+    }
+
+    async fn group_name(&self, app: &str, id: &str) -> StoreResult<String> {
+        let row = sqlx::query("SELECT name FROM chat_groups WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::not_found("group", id))?;
+        row.try_get("name").map_err(backend)
+    }
+
+    async fn delete_group(&self, app: &str, id: &str) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM chat_groups WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("group", id));
+        }
+        Ok(())
+    }
+
+    async fn add_members(&self, app: &str, id: &str, members: &[String]) -> StoreResult<Group> {
+        let mut tx = self.begin().await?;
+        Self::lock_group(&mut tx, app, id).await?;
+        Self::insert_members(&mut tx, app, id, members).await?;
+        let group = Self::fetch_group(&mut tx, app, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(group)
+    }
+
+    async fn remove_member(&self, app: &str, id: &str, user: &str) -> StoreResult<Group> {
+        let mut tx = self.begin().await?;
+        Self::lock_group(&mut tx, app, id).await?;
+        let done =
+            sqlx::query("DELETE FROM group_members WHERE app_id = $1 AND group_id = $2 AND user_id = $3")
+                .bind(app)
+                .bind(id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("member", user));
+        }
+        let group = Self::fetch_group(&mut tx, app, id).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(group)
+    }
+}

@@ -1,0 +1,111 @@
+//! Users, their profiles and push settings.
+
+use super::{PgStore, backend, from_json, to_json};
+use async_trait::async_trait;
+use herald_core::store::{ProfileUpdate, StoreResult, UserStore};
+use herald_core::{PushSettings, StoreError, User, now_millis};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        nickname: row.try_get("nickname")?,
+        avatar_url: row.try_get("avatar_url")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn upsert_user(&self, app: &str, user: &str, update: &ProfileUpdate) -> StoreResult<(User, bool)> {
+        let mut tx = self.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (app_id, id, nickname, avatar_url, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (app_id, id) DO NOTHING",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(&update.nickname)
+        .bind(&update.avatar_url)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found("app", app),
+            _ => backend(e),
+        })?
+        .rows_affected()
+            == 1;
+        let row = sqlx::query(
+            "UPDATE users SET nickname = COALESCE($3, nickname), avatar_url = COALESCE($4, avatar_url) \
+             WHERE app_id = $1 AND id = $2 RETURNING id, nickname, avatar_url, created_at",
+        )
+        .bind(app)
+        .bind(user)
+        .bind(&update.nickname)
+        .bind(&update.avatar_url)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(backend)?;
+        let user = user_from_row(&row).map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok((user, inserted))
+    }
+
+    async fn get_user(&self, app: &str, user: &str) -> StoreResult<User> {
+        let row = sqlx::query(
+            "SELECT id, nickname, avatar_url, created_at FROM users WHERE app_id = $1 AND id = $2",
+        )
+        .bind(app)
+        .bind(user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("user", user))?;
+        user_from_row(&row).map_err(backend)
+    }
+
+    async fn missing_users(&self, app: &str, users: &[String]) -> StoreResult<Vec<String>> {
+        // One statement for any number of ids; the ordinality keeps the caller's order.
+        let rows = sqlx::query(
+            "SELECT u.id FROM UNNEST($2::text[]) WITH ORDINALITY AS u (id, n) \
+             WHERE NOT EXISTS (SELECT 1 FROM users WHERE app_id = $1 AND id = u.id) ORDER BY u.n",
+        )
+        .bind(app)
+        .bind(users)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter().map(|r| r.try_get("id").map_err(backend)).collect()
+    }
+
+    async fn push_settings(&self, app: &str, user: &str) -> StoreResult<PushSettings> {
+        let row = sqlx::query("SELECT push_settings FROM users WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+            .ok_or_else(|| StoreError::not_found("user", user))?;
+        let text: Option<String> = row.try_get("push_settings").map_err(backend)?;
+        match text {
+            Some(text) => from_json("push_settings", &text),
+            None => Ok(PushSettings::default()),
+        }
+    }
+
+    async fn set_push_settings(&self, app: &str, user: &str, settings: &PushSettings) -> StoreResult<()> {
+        let done = sqlx::query("UPDATE users SET push_settings = $3 WHERE app_id = $1 AND id = $2")
+            .bind(app)
+            .bind(user)
+            .bind(to_json(settings))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::not_found("user", user));
+        }
+        Ok(())
+    }
+}
