@@ -35,6 +35,16 @@ pub struct BenchArgs {
     /// Skip the latency run.
     #[arg(long)]
     skip_latency: bool,
+    /// Run Herald as a cluster of this many nodes (in this process) on PostgreSQL and NATS
+    /// JetStream instead of the embedded store; 0 = embedded.
+    #[arg(long, default_value_t = 0)]
+    nodes: usize,
+    /// PostgreSQL server for `--nodes`: a fresh database is created there for the run.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    postgres_url: String,
+    /// NATS server (JetStream enabled) for `--nodes`.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    nats_url: String,
 }
 
 const VENDORS: [Vendor; 9] = Vendor::ALL;
@@ -57,6 +67,32 @@ fn cpu_seconds(pid: u32) -> f64 {
     let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
         + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     ticks / 100.0
+}
+
+/// CPU seconds used so far by every PostgreSQL and NATS server process on this machine (the
+/// cluster's shared services do part of the work the embedded store does in-process).
+fn services_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| matches!(comm.trim(), "postgres" | "nats-server"))
+        })
+        .map(cpu_seconds)
+        .sum()
+}
+
+/// A random suffix for the names of a run's database and streams.
+fn rand_suffix() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    nanos ^ std::process::id()
 }
 
 /// Peak resident memory of this process in MiB.
@@ -184,22 +220,54 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     vendor_costs(&sandbox.credentials, &sandbox.urls, &tokens)?;
     let floor = floor(&sandbox, &tokens).await?;
 
-    // Herald, in this process, trusting the sandbox CA.
+    // Herald, in this process, trusting the sandbox CA: one embedded node, or `--nodes`
+    // nodes of a cluster sharing a fresh PostgreSQL database and a NATS cluster name.
     let data = tempfile::tempdir()?;
-    let config = herald_server::Config {
+    let mut config = herald_server::Config {
         data_dir: data.path().join("data"),
         trusted_ca_file: sandbox.dir.path().join("ca.pem").display().to_string(),
         ..herald_server::Config::default()
     };
-    let prepared = herald_server::prepare(config).await?;
-    let admin = prepared.new_admin_token.clone().unwrap_or_default();
-    let store = prepared.state.store.clone();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(herald_server::run(listener, prepared.state, async move {
-        let _ = stopped.await;
-    }));
+    if args.nodes > 0 {
+        let name = format!("herald_bench_{:08x}", rand_suffix());
+        config.database_url = herald_store::postgres::create_database(&args.postgres_url, &name).await?;
+        config.nats_url = args.nats_url.clone();
+        config.cluster_name = name;
+        config.master_key_file = data.path().join("cluster.key").display().to_string();
+        println!(
+            "cluster: {} nodes in this process, PostgreSQL {}, NATS {}",
+            args.nodes,
+            herald_server::redact_database_url(&args.postgres_url),
+            args.nats_url
+        );
+    }
+    let mut admin = String::new();
+    let mut store = None;
+    let mut bases = Vec::new();
+    let mut stops = Vec::new();
+    let mut servers = Vec::new();
+    for node in 0..args.nodes.max(1) {
+        let mut config = config.clone();
+        config.data_dir = data.path().join(format!("node-{node}"));
+        let prepared = herald_server::prepare(config).await?;
+        if let Some(token) = prepared.new_admin_token.clone() {
+            admin = token;
+        }
+        store.get_or_insert_with(|| prepared.state.store.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        bases.push(format!("http://{}", listener.local_addr()?));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        stops.push(stop);
+        servers.push(tokio::spawn(herald_server::run(
+            listener,
+            prepared.state,
+            async move {
+                let _ = stopped.await;
+            },
+        )));
+    }
+    let store = store.context("a node started")?;
+    let base = bases[0].clone();
 
     let app: Value = http
         .post(format!("{base}/v1/apps"))
@@ -228,18 +296,25 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     // Members with one bound device each, straight into the store (setup is not measured).
     let setup = Instant::now();
-    let mut members = Vec::with_capacity(args.members);
-    for (i, (vendor, token)) in tokens.iter().enumerate() {
-        let user = format!("u{i:07}");
-        let binding = Binding {
-            platform: platform(*vendor),
-            certificate_id: cert_ids[vendor],
-            vendor: *vendor,
-            token,
-        };
-        store.bind_token(&app_id, &user, "phone", &binding).await?;
-        members.push(user);
-    }
+    let members: Vec<String> = (0..tokens.len()).map(|i| format!("u{i:07}")).collect();
+    let binds = futures_util::stream::iter(tokens.iter().zip(&members).map(|((vendor, token), user)| {
+        let (store, app_id, cert_ids) = (&store, &app_id, &cert_ids);
+        async move {
+            let binding = Binding {
+                platform: platform(*vendor),
+                certificate_id: cert_ids[vendor],
+                vendor: *vendor,
+                token,
+            };
+            store.bind_token(app_id, user, "phone", &binding).await
+        }
+    }));
+    // A few binds at once: the PostgreSQL store takes them in parallel, SQLite queues them.
+    let bound: Vec<_> = {
+        use futures_util::StreamExt;
+        binds.buffer_unordered(8).collect().await
+    };
+    bound.into_iter().collect::<Result<Vec<_>, _>>()?;
     store.upsert_user(&app_id, "sender", &Default::default()).await?;
     let mut all = members.clone();
     all.push("sender".into());
@@ -292,12 +367,14 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let pid = std::process::id();
     let sandbox_pid = sandbox.child.id();
     let (cpu0, sandbox_cpu0) = (cpu_seconds(pid), cpu_seconds(sandbox_pid));
+    let services_cpu0 = services_cpu_seconds();
     let started = Instant::now();
     let answer = send("everyone").await?;
     let accepted_at = started.elapsed();
     let counts = settle().await?;
     let elapsed = started.elapsed();
     let (cpu1, sandbox_cpu1) = (cpu_seconds(pid), cpu_seconds(sandbox_pid));
+    let services_cpu1 = services_cpu_seconds();
     let accepted: i64 = counts
         .iter()
         .filter(|(_, s, _)| s.as_str() == "accepted")
@@ -323,6 +400,12 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         (sandbox_cpu1 - sandbox_cpu0) / (pushes.max(1) as f64) * 10_000.0
     );
     println!("| Herald peak RSS | {:.0} MiB |", peak_rss_mib());
+    if args.nodes > 0 {
+        println!(
+            "| PostgreSQL + NATS CPU-seconds per 10,000 pushes | {:.3} |",
+            (services_cpu1 - services_cpu0) / (pushes.max(1) as f64) * 10_000.0
+        );
+    }
     let stats: Value = http
         .get(format!("{}/stats", sandbox.inspect))
         .send()
@@ -353,19 +436,25 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         herald_cpu / (floor.cpu / (floor.pushes.max(1) as f64) * 10_000.0)
     );
 
-    latency(
-        &http,
-        &base,
-        &app_id,
-        app["secret"].as_str().unwrap_or_default(),
-        &members,
-        &store,
-        &args,
-    )
-    .await?;
+    if !args.skip_latency {
+        latency(
+            &http,
+            &base,
+            &app_id,
+            app["secret"].as_str().unwrap_or_default(),
+            &members,
+            &store,
+            &args,
+        )
+        .await?;
+    }
     // Stop without waiting for idle keep-alive connections of this process's own client.
-    let _ = stop.send(());
-    server.abort();
+    for stop in stops {
+        let _ = stop.send(());
+    }
+    for server in servers {
+        server.abort();
+    }
     Ok(())
 }
 

@@ -16,6 +16,7 @@ pub struct TestServer {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub http: Client,
+    cluster: Option<ClusterResources>,
     _dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
 }
@@ -25,6 +26,51 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(cluster) = self.cluster.take() {
+            cluster.remove();
+        }
+    }
+}
+
+/// The PostgreSQL database and NATS streams a scale-out test server was given, removed when
+/// it stops so that test runs leave nothing behind on the shared services.
+pub struct ClusterResources {
+    pub admin_url: String,
+    pub nats_url: String,
+    pub name: String,
+}
+
+impl ClusterResources {
+    fn remove(self) {
+        // Drop runs inside the test's runtime: clean up from a thread with its own.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(client) = async_nats::connect(self.nats_url.as_str()).await {
+                    let js = async_nats::jetstream::new(client);
+                    let upper = self.name.to_uppercase();
+                    for stream in [
+                        format!("{upper}_JOBS"),
+                        format!("{upper}_DEAD"),
+                        format!("KV_{}_presence", self.name),
+                        format!("KV_{}_nodes", self.name),
+                    ] {
+                        let _ = js.delete_stream(&stream).await;
+                    }
+                }
+            });
+            let _ = std::process::Command::new("psql")
+                .args([
+                    &self.admin_url,
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
+                ])
+                .output();
+        });
+        let _ = cleanup.join();
     }
 }
 
@@ -46,9 +92,11 @@ impl TestServer {
             data_dir: dir.path().join("data"),
             ..Config::default()
         };
-        if scale_out() {
-            join_fresh_cluster(&mut config).await;
-        }
+        let cluster = if scale_out() {
+            Some(join_fresh_cluster(&mut config).await)
+        } else {
+            None
+        };
         tweak(&mut config);
         let database_url = config.effective_database_url();
         let data_dir = config.data_dir.clone();
@@ -68,6 +116,7 @@ impl TestServer {
             data_dir,
             database_url,
             http: Client::new(),
+            cluster,
             _dir: dir,
             stop: Some(stop),
         }
@@ -172,7 +221,7 @@ pub fn scale_out() -> bool {
 
 /// Points a configuration at a fresh PostgreSQL database and a cluster name of its own on
 /// the shared NATS server, so tests never see each other's data.
-pub async fn join_fresh_cluster(config: &mut Config) {
+pub async fn join_fresh_cluster(config: &mut Config) -> ClusterResources {
     let admin_url = std::env::var("HERALD_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("herald_t{:016x}", rand::random::<u64>());
@@ -181,8 +230,13 @@ pub async fn join_fresh_cluster(config: &mut Config) {
         .expect("a fresh PostgreSQL database (is PostgreSQL running on 127.0.0.1:5432?)");
     config.nats_url =
         std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    config.cluster_name = name;
+    config.cluster_name = name.clone();
     config.node_ttl_seconds = 3;
+    ClusterResources {
+        admin_url,
+        nats_url: config.nats_url.clone(),
+        name,
+    }
 }
 
 /// Sends the request, asserts the status, returns the JSON body (`null` when empty).

@@ -16,7 +16,7 @@ use crate::postgres::PgStore;
 use crate::postgres::jobs::{JOB_COLUMNS, job_from_row};
 use async_nats::jetstream::{self, consumer, stream};
 use async_trait::async_trait;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use herald_core::delivery::{Attempt, DeliveryState, JobResult, PushJob};
 use herald_core::store::{JobQueue, StoreResult};
 use herald_core::{StoreError, now_millis};
@@ -30,8 +30,6 @@ use tokio::sync::Mutex;
 const MAX_DELIVERIES: i64 = 5;
 /// How long a claim waits for the first job when none is ready.
 const CLAIM_WAIT: Duration = Duration::from_millis(500);
-/// Jobs the consumer keeps ready on this node ahead of the dispatchers.
-const PREFETCH: usize = 1000;
 
 /// Wraps a NATS failure.
 fn nats(error: impl std::fmt::Display) -> StoreError {
@@ -41,6 +39,26 @@ fn nats(error: impl std::fmt::Display) -> StoreError {
 /// Wraps a database failure.
 fn db(error: sqlx::Error) -> StoreError {
     StoreError::Backend(Box::new(error))
+}
+
+/// The messages of one pull request, until the server ends it. A failure after some messages
+/// arrived keeps those (they are delivered to this node now).
+async fn pulled(
+    batch: Result<consumer::pull::Batch, consumer::pull::BatchError>,
+) -> StoreResult<Vec<jetstream::Message>> {
+    let mut batch = batch.map_err(nats)?;
+    let mut taken = Vec::new();
+    while let Some(message) = batch.next().await {
+        match message {
+            Ok(message) => taken.push(message),
+            Err(error) if taken.is_empty() => return Err(nats(error)),
+            Err(error) => {
+                tracing::warn!(%error, "JetStream pull failed.");
+                break;
+            }
+        }
+    }
+    Ok(taken)
 }
 
 /// The dead-letter record of a job.
@@ -57,7 +75,7 @@ pub struct JetStreamQueue {
     js: jetstream::Context,
     jobs_prefix: String,
     dead_prefix: String,
-    messages: Mutex<consumer::pull::Stream>,
+    consumer: consumer::PullConsumer,
     /// Jobs handed to this node's dispatchers and not yet acked, by job id.
     pending: Mutex<HashMap<i64, (PushJob, jetstream::Message)>>,
 }
@@ -123,38 +141,36 @@ impl JetStreamQueue {
             )
             .await
             .map_err(nats)?;
-        let messages = consumer
-            .stream()
-            .max_messages_per_batch(PREFETCH)
-            .messages()
-            .await
-            .map_err(nats)?;
         Ok(Self {
             pg,
             js,
             jobs_prefix,
             dead_prefix,
-            messages: Mutex::new(messages),
+            consumer,
             pending: Mutex::default(),
         })
     }
 
     /// Waits up to [`CLAIM_WAIT`] for a first job, then takes whatever else is ready.
+    ///
+    /// Jobs are pulled from JetStream only when a claim asks for them, never ahead of it.
+    /// JetStream starts a job's ack wait when it delivers the message: a job prefetched into a
+    /// buffer of this node would spend its lease waiting there, and once the ack wait ran out
+    /// JetStream would hand it to a dispatcher again while the buffered copy was still handed
+    /// out here. The job would be pushed twice, and each such redelivery would count towards
+    /// [`MAX_DELIVERIES`] although no dispatcher ever failed with it.
     async fn next_messages(&self, limit: usize) -> StoreResult<Vec<jetstream::Message>> {
-        let mut stream = self.messages.lock().await;
-        let mut taken = Vec::new();
-        match tokio::time::timeout(CLAIM_WAIT, stream.next()).await {
-            Err(_) | Ok(None) => return Ok(taken),
-            Ok(Some(first)) => taken.push(first.map_err(nats)?),
-        }
-        while taken.len() < limit {
-            match stream.next().now_or_never() {
-                Some(Some(Ok(message))) => taken.push(message),
-                Some(Some(Err(error))) => {
-                    tracing::warn!(%error, "JetStream pull failed.");
-                    break;
+        let limit = limit.max(1);
+        let mut taken = pulled(self.consumer.fetch().max_messages(limit).messages().await).await?;
+        if taken.is_empty() {
+            let first = self.consumer.batch().max_messages(1).expires(CLAIM_WAIT);
+            taken = pulled(first.messages().await).await?;
+            if !taken.is_empty() && limit > 1 {
+                let rest = self.consumer.fetch().max_messages(limit - 1).messages().await;
+                match pulled(rest).await {
+                    Ok(rest) => taken.extend(rest),
+                    Err(error) => tracing::warn!(%error, "JetStream pull failed."),
                 }
-                _ => break,
             }
         }
         Ok(taken)
