@@ -97,6 +97,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
     let messenger = Messenger::new(store.clone(), hub.clone(), wake.clone());
     let dispatch = DispatchConfig {
         workers: config.dispatch_workers,
+        batch: config.dispatch_batch.max(1),
         lease_ms: i64::try_from(config.dispatch_lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
         ..DispatchConfig::default()
     };

@@ -26,6 +26,10 @@ pub struct Config {
     pub trusted_ca_file: String,
     /// Push dispatcher loops on this node.
     pub dispatch_workers: usize,
+    /// Jobs one dispatcher loop claims and sends at once. Larger fills vendor batches better;
+    /// smaller bounds what a killed node had with the vendors unrecorded (sent again after a
+    /// crash: at least once).
+    pub dispatch_batch: u32,
     /// Seconds a claimed push job stays leased; a node that dies holding jobs delays them by
     /// at most this long before another dispatcher takes them over.
     pub dispatch_lease_seconds: u64,
@@ -64,6 +68,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             trusted_ca_file: String::new(),
             dispatch_workers: 2,
+            dispatch_batch: 2000,
             dispatch_lease_seconds: 30,
             nats_url: String::new(),
             cluster_name: "herald".into(),

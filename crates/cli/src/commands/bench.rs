@@ -223,10 +223,13 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     // Herald, in this process, trusting the sandbox CA: one embedded node, or `--nodes`
     // nodes of a cluster sharing a fresh PostgreSQL database and a NATS cluster name.
     let data = tempfile::tempdir()?;
+    // Tuning (`HERALD_DISPATCH_*`…) comes from the usual configuration layers.
     let mut config = herald_server::Config {
         data_dir: data.path().join("data"),
         trusted_ca_file: sandbox.dir.path().join("ca.pem").display().to_string(),
-        ..herald_server::Config::default()
+        database_url: String::new(),
+        master_key_file: String::new(),
+        ..crate::settings::load(None)?
     };
     if args.nodes > 0 {
         let name = format!("herald_bench_{:08x}", rand_suffix());
