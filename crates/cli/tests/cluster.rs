@@ -142,15 +142,21 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
     // Every node of a cluster shares one master key: the secrets they seal are one store's.
     let key_file = dir.path().join("master.key");
     std::fs::write(&key_file, "ab".repeat(32)).expect("key");
+    // The operator's way: one `cluster.toml` for every node (`herald serve --config`).
+    let nats_url = std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let config_file = dir.path().join("cluster.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "database_url = {database_url:?}\nnats_url = {nats_url:?}\ncluster_name = {name:?}\n\
+             master_key_file = {:?}\n",
+            key_file.display().to_string()
+        ),
+    )
+    .expect("cluster.toml");
     let cluster = Cluster {
         env: vec![
-            ("HERALD_DATABASE_URL", database_url),
-            (
-                "HERALD_NATS_URL",
-                std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into()),
-            ),
-            ("HERALD_CLUSTER_NAME", name),
-            ("HERALD_MASTER_KEY_FILE", key_file.display().to_string()),
+            ("HERALD_CONFIG", config_file.display().to_string()),
             ("HERALD_TRUSTED_CA_FILE", sandbox.ca.display().to_string()),
             ("HERALD_NODE_TTL_SECONDS", "3".into()),
             ("HERALD_DISPATCH_LEASE_SECONDS", "5".into()),

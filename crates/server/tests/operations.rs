@@ -181,3 +181,28 @@ async fn stats_count_certificates_and_bound_devices_per_vendor() {
     );
     assert!(vendors["fcm"]["outcomes"].is_object(), "{stats}");
 }
+
+#[tokio::test]
+async fn a_node_with_another_master_key_is_refused_at_start_and_the_data_stays_readable() {
+    let server = TestServer::start().await;
+    let app = server.create_app("keyed").await;
+    let other = tempfile::tempdir().expect("dir");
+    let wrong_key = other.path().join("other.key");
+    std::fs::write(&wrong_key, "cd".repeat(32)).expect("key");
+    // A second node on the same database, started with a master key of its own.
+    let refused = herald_server::prepare(herald_server::Config {
+        data_dir: other.path().join("data"),
+        database_url: server.database_url.clone(),
+        master_key_file: wrong_key.display().to_string(),
+        ..herald_server::Config::default()
+    })
+    .await
+    .expect_err("a different master key is refused");
+    let message = refused.to_string();
+    assert!(
+        message.contains("master key does not match"),
+        "the error names the cause: {message}"
+    );
+    // The running node still opens its secrets: the app's credentials check out.
+    assert!(!server.user_token(&app, "someone").await.is_empty());
+}

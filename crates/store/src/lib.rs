@@ -25,6 +25,12 @@ pub enum OpenError {
     /// Applying the schema migrations failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The master key is not the one the database's secrets were sealed with.
+    #[error(
+        "the master key does not match the one this database was created with; every node of a \
+         cluster must use the same master key (master_key_file)"
+    )]
+    WrongMasterKey,
     /// The scale-out services (NATS, JetStream, cluster presence) could not be joined.
     #[error("cannot join the cluster: {0}")]
     Cluster(String),

@@ -74,6 +74,37 @@ impl Sealer {
     }
 }
 
+/// What the key check in the `meta` table seals: a database remembers which master key it was
+/// created with, so a node started with another key stops at once instead of failing later on
+/// every secret it cannot open.
+const KEY_CHECK_LABEL: &str = "master_key_check";
+const KEY_CHECK_TEXT: &[u8] = b"herald master key";
+
+impl Sealer {
+    /// A new key check value (hex) for this key.
+    pub(crate) fn key_check(&self) -> String {
+        self.seal(KEY_CHECK_LABEL, KEY_CHECK_TEXT)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Whether a stored key check value was made with this key.
+    pub(crate) fn matches_key_check(&self, hex: &str) -> bool {
+        let bytes: Option<Vec<u8>> = (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+            })
+            .collect();
+        bytes.is_some_and(|b| {
+            self.open(KEY_CHECK_LABEL, &b)
+                .is_ok_and(|text| text == KEY_CHECK_TEXT)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +118,13 @@ mod tests {
         assert!(sealer.open("certificate", &sealed).is_err());
         assert!(Sealer::new(&[8u8; 32]).open("app_secret", &sealed).is_err());
         assert_ne!(sealer.seal("app_secret", b"hunter2"), sealed, "nonces are fresh");
+    }
+
+    #[test]
+    fn a_key_check_matches_only_its_own_key() {
+        let check = Sealer::new(&[7u8; 32]).key_check();
+        assert!(Sealer::new(&[7u8; 32]).matches_key_check(&check));
+        assert!(!Sealer::new(&[8u8; 32]).matches_key_check(&check));
+        assert!(!Sealer::new(&[7u8; 32]).matches_key_check("zz"));
     }
 }

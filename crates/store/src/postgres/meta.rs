@@ -6,6 +6,29 @@ use herald_core::store::{MetaStore, StoreResult};
 use sqlx::Row;
 
 const ADMIN_TOKEN_HASH: &str = "admin_token_sha256";
+const MASTER_KEY_CHECK: &str = "master_key_check";
+
+impl PgStore {
+    /// Refuses a master key other than the one the database was first opened with (the first
+    /// opening records a check value sealed with it).
+    pub(crate) async fn check_master_key(&self) -> Result<(), crate::OpenError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+            .bind(MASTER_KEY_CHECK)
+            .bind(self.sealer.key_check())
+            .execute(&self.pool)
+            .await?;
+        let stored: String = sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(MASTER_KEY_CHECK)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("value")?;
+        if self.sealer.matches_key_check(&stored) {
+            Ok(())
+        } else {
+            Err(crate::OpenError::WrongMasterKey)
+        }
+    }
+}
 
 #[async_trait]
 impl MetaStore for PgStore {

@@ -30,7 +30,9 @@ impl PgStore {
     pub async fn open(url: &str, sealer: Sealer) -> Result<Self, crate::OpenError> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, sealer })
+        let store = Self { pool, sealer };
+        store.check_master_key().await?;
+        Ok(store)
     }
 
     /// A transaction (read committed: row locks, not a database-wide lock, keep writers apart).

@@ -39,7 +39,9 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool, sealer })
+        let store = Self { pool, sealer };
+        store.check_master_key().await?;
+        Ok(store)
     }
 
     /// A write transaction that takes the database's write lock up front.
