@@ -189,11 +189,16 @@ impl Messenger {
         }
         let mut inbox_users: Vec<String> = recipients.iter().map(|r| r.user_id.clone()).collect();
         inbox_users.push(message.from.clone());
+        // The plans hold what the commit needs: free the recipients' devices and settings
+        // before it (a 100,000-member group holds tens of MiB here).
+        let recipient_count = recipients.len();
+        drop(recipients);
+        drop(recipient_ids);
         let seqs = store.commit_message(&message, &inbox_users, &plans).await?;
 
         let mut report = SendReport {
             message_id: message.id.clone(),
-            recipients: recipients.len(),
+            recipients: recipient_count,
             sender_seq: seqs.get(&message.from).copied().unwrap_or(0),
             ..SendReport::default()
         };
