@@ -58,28 +58,66 @@ impl JobQueue for SqliteStore {
         Ok(jobs)
     }
 
+    /// One statement for all results (the rows come from a JSON array), plus one per token to
+    /// unbind: per-row statements cost more than the updates themselves.
     async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()> {
         if results.is_empty() {
             return Ok(());
         }
         let now = now_millis();
+        let mut seen = std::collections::HashSet::with_capacity(results.len());
+        let distinct = results.iter().all(|r| seen.insert(r.id));
         let mut tx = self.write().await?;
-        for result in results {
+        if distinct {
+            let rows: Vec<serde_json::Value> = results
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "id": r.id,
+                        "state": r.state.as_str(),
+                        "not_before": r.not_before.unwrap_or(0),
+                        "code": r.attempt.code,
+                        "msg_id": r.vendor_msg_id,
+                        "attempt": r.attempt,
+                    })
+                })
+                .collect();
             sqlx::query(
-                "UPDATE deliveries SET state = $2, attempts = attempts + 1, not_before = $3, lease_until = 0, \
-                 vendor_code = $4, vendor_msg_id = COALESCE($5, vendor_msg_id), \
-                 attempt_log = json_insert(attempt_log, '$[#]', json($6)), updated_at = $7 WHERE id = $1",
+                "UPDATE deliveries SET state = r.state, attempts = attempts + 1, not_before = r.not_before, \
+                 lease_until = 0, vendor_code = r.code, vendor_msg_id = COALESCE(r.msg_id, vendor_msg_id), \
+                 attempt_log = json_insert(attempt_log, '$[#]', json(r.attempt)), updated_at = $2 \
+                 FROM (SELECT value ->> '$.id' AS id, value ->> '$.state' AS state, \
+                              value ->> '$.not_before' AS not_before, value ->> '$.code' AS code, \
+                              value ->> '$.msg_id' AS msg_id, value -> '$.attempt' AS attempt \
+                       FROM json_each($1)) AS r \
+                 WHERE deliveries.id = r.id",
             )
-            .bind(result.id)
-            .bind(result.state.as_str())
-            .bind(result.not_before.unwrap_or(0))
-            .bind(&result.attempt.code)
-            .bind(&result.vendor_msg_id)
-            .bind(to_json(&result.attempt))
+            .bind(to_json(&rows))
             .bind(now)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
+        } else {
+            // Several results of one job apply in order, like attempts made one after another.
+            for result in results {
+                sqlx::query(
+                    "UPDATE deliveries SET state = $2, attempts = attempts + 1, not_before = $3, lease_until = 0, \
+                     vendor_code = $4, vendor_msg_id = COALESCE($5, vendor_msg_id), \
+                     attempt_log = json_insert(attempt_log, '$[#]', json($6)), updated_at = $7 WHERE id = $1",
+                )
+                .bind(result.id)
+                .bind(result.state.as_str())
+                .bind(result.not_before.unwrap_or(0))
+                .bind(&result.attempt.code)
+                .bind(&result.vendor_msg_id)
+                .bind(to_json(&result.attempt))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            }
+        }
+        for result in results {
             if let Some((app, user, device)) = &result.unbind {
                 sqlx::query(
                     "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $5 \
