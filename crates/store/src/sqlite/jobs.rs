@@ -9,6 +9,20 @@ use herald_core::store::{JobQueue, StoreResult};
 use herald_core::{StoreError, Vendor, now_millis};
 use sqlx::Row;
 
+/// Leases due jobs. SQLite uses a partial index only when the query repeats the index's own
+/// condition (`state IN ('queued', 'in_flight')`); `state = 'queued'` alone does not count,
+/// and without it every claim scanned the whole table.
+const CLAIM: &str = "UPDATE deliveries SET state = 'in_flight', lease_until = $1 + $2, updated_at = $1 \
+             WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' AND not_before <= $1 LIMIT $3) \
+                OR id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'in_flight' AND lease_until < $1 LIMIT $3) \
+             RETURNING id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, badge, sound, attempts, \
+                       expires_at, created_at";
+
+/// When the next job is due (same partial index).
+const NEXT_DUE: &str = "SELECT MIN(due) AS due FROM ( \
+               SELECT MIN(not_before) AS due FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' \
+               UNION ALL SELECT MIN(lease_until) FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'in_flight')";
+
 #[async_trait]
 impl JobQueue for SqliteStore {
     /// Two index range scans (the partial `deliveries_due` index holds only queued and
@@ -16,19 +30,13 @@ impl JobQueue for SqliteStore {
     async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>> {
         let now = now_millis();
         let mut tx = self.write().await?;
-        let rows = sqlx::query(
-            "UPDATE deliveries SET state = 'in_flight', lease_until = $1 + $2, updated_at = $1 \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'queued' AND not_before <= $1 LIMIT $3) \
-                OR id IN (SELECT id FROM deliveries WHERE state = 'in_flight' AND lease_until < $1 LIMIT $3) \
-             RETURNING id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, badge, sound, attempts, \
-                       expires_at, created_at",
-        )
-        .bind(now)
-        .bind(lease_ms)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
+        let rows = sqlx::query(CLAIM)
+            .bind(now)
+            .bind(lease_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         let mut jobs = rows
             .iter()
@@ -138,14 +146,46 @@ impl JobQueue for SqliteStore {
     }
 
     async fn next_due(&self) -> StoreResult<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT MIN(due) AS due FROM ( \
-               SELECT MIN(not_before) AS due FROM deliveries WHERE state = 'queued' \
-               UNION ALL SELECT MIN(lease_until) FROM deliveries WHERE state = 'in_flight')",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(backend)?;
+        let row = sqlx::query(NEXT_DUE)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
         row.try_get("due").map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue's hot queries must read the partial index of open jobs, never scan the table
+    /// (which holds every delivery record ever made).
+    #[tokio::test]
+    async fn claims_and_due_times_read_the_index_of_open_jobs() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("plan.db").display());
+        let store = SqliteStore::open(&url, crate::Sealer::new(&[1u8; 32]))
+            .await
+            .expect("store");
+        for sql in [CLAIM, NEXT_DUE] {
+            let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .bind(0i64)
+                .bind(0i64)
+                .bind(10i64)
+                .fetch_all(&store.pool)
+                .await
+                .expect("plan")
+                .iter()
+                .map(|row| row.try_get::<String, _>("detail").unwrap_or_default())
+                .collect();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN deliveries")),
+                "a full scan of deliveries in {plan:?}"
+            );
+            assert!(
+                plan.iter().any(|step| step.contains("deliveries_due")),
+                "{plan:?}"
+            );
+        }
     }
 }
