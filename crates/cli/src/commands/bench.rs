@@ -443,11 +443,11 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         latency(
             &http,
             &base,
-            &app_id,
-            app["secret"].as_str().unwrap_or_default(),
+            (&app_id, app["secret"].as_str().unwrap_or_default()),
             &members,
             &store,
             &args,
+            sandbox_pid,
         )
         .await?;
     }
@@ -639,13 +639,14 @@ fn herald_vendors_http(ca: Vec<u8>) -> anyhow::Result<herald_vendors::http::Http
 async fn latency(
     http: &reqwest::Client,
     base: &str,
-    app: &str,
-    secret: &str,
+    (app, secret): (&str, &str),
     members: &[String],
     store: &Arc<dyn herald_core::Store>,
     args: &BenchArgs,
+    sandbox_pid: u32,
 ) -> anyhow::Result<()> {
     let total = (args.rate * args.seconds) as usize;
+    let (cpu0, sandbox_cpu0) = (cpu_seconds(std::process::id()), cpu_seconds(sandbox_pid));
     let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
     let url = format!("{base}/v1/apps/{app}/messages");
     let mut ticker = tokio::time::interval(interval);
@@ -674,6 +675,8 @@ async fn latency(
         ids.push(send.await??);
     }
     // Wait for the last pushes, then read each one's send → vendor-accepted time.
+    let busy = started.elapsed();
+    let (cpu1, sandbox_cpu1) = (cpu_seconds(std::process::id()), cpu_seconds(sandbox_pid));
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::with_capacity(total);
     for id in &ids {
@@ -699,6 +702,13 @@ async fn latency(
     );
     println!("| metric | value |\n|---|---|");
     println!("| pushes measured | {} |", latencies.len());
+    // How busy the machine was: CPU-seconds per wall second over the run (2.0 = both cores of
+    // a 2-core machine), for the bench process (Herald and the load generator) and the sandbox.
+    println!(
+        "| cores used: Herald + load generator / sandbox | {:.2} / {:.2} |",
+        (cpu1 - cpu0) / busy.as_secs_f64(),
+        (sandbox_cpu1 - sandbox_cpu0) / busy.as_secs_f64()
+    );
     println!("| send → vendor accepted, p50 | {:.1} ms |", pct(0.50));
     println!("| send → vendor accepted, p99 | {:.1} ms |", pct(0.99));
     println!(

@@ -23,6 +23,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     pool: SqlitePool,
     sealer: Sealer,
+    /// Queue of this process's writers (see [`SqliteStore::write`]).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -39,14 +41,51 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        let store = Self { pool, sealer };
+        let store = Self {
+            pool,
+            sealer,
+            writer: std::sync::Arc::default(),
+        };
         store.check_master_key().await?;
         Ok(store)
     }
 
     /// A write transaction that takes the database's write lock up front.
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)
+    ///
+    /// Writers first queue on an in-process lock, in arrival order. SQLite's own busy handler
+    /// makes a waiting writer sleep and poll with growing pauses, so under a steady stream of
+    /// message commits a dispatcher's claim could wait behind writer after writer (seconds
+    /// of latency with the cores half idle); a fair queue hands the lock over at once.
+    async fn write(&self) -> Result<WriteTx, StoreError> {
+        let turn = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        Ok(WriteTx { tx, _turn: turn })
+    }
+}
+
+/// A write transaction holding this process's writer turn until it ends.
+pub(crate) struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl WriteTx {
+    /// Commits and gives the writer turn to the next in line.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
     }
 }
 
