@@ -170,7 +170,7 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
     ];
     let (node_a, admin) = cluster.node("node-a", ports[0]);
     let admin = admin.expect("the first node prints the admin token");
-    let (_node_b, again) = cluster.node("node-b", ports[1]);
+    let (node_b, again) = cluster.node("node-b", ports[1]);
     assert!(again.is_none(), "the admin token is issued once per cluster");
     let (node_c, _) = cluster.node("node-c", ports[2]);
     let bases: Vec<String> = ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
@@ -296,7 +296,14 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
         carol_inbox.get("fcm-carol-token").copied().unwrap_or(0) >= 1,
         "carol's phone got the push"
     );
-    drop(node_a);
+    drop((node_a, node_b));
+    // The run leaves nothing on the shared services.
+    herald_store::jetstream::remove_cluster(&nats_url, &name)
+        .await
+        .expect("remove the cluster's streams");
+    herald_store::postgres::drop_database(&admin_url, &name)
+        .await
+        .expect("drop the database");
     println!(
         "cluster test: 3 nodes, {MEMBERS} pushes, {delivered_before} delivered before node C was killed, every device got its push; \
          duplicates {duplicates} ({:.2} %)",

@@ -166,9 +166,11 @@ impl PresenceHub {
     /// Sends a signal to the device's live session wherever it is; returns whether one was
     /// there to take it.
     pub fn signal(&self, key: &DeviceKey, signal: SessionSignal) -> bool {
-        if self.signal_local(key, signal.clone()) {
-            return true;
-        }
+        // Handed back when no local session took it: a live frame is not copied per device.
+        let signal = match self.try_local(key, signal) {
+            Ok(()) => return true,
+            Err(signal) => signal,
+        };
         match &self.cluster {
             Some(cluster) if cluster.held_elsewhere(key) => {
                 self.tell_cluster(ClusterOp::Forward(key.clone(), signal));
@@ -179,10 +181,15 @@ impl PresenceHub {
     }
 
     fn signal_local(&self, key: &DeviceKey, signal: SessionSignal) -> bool {
-        self.table()
-            .sessions
-            .get(key)
-            .is_some_and(|s| s.tx.send(signal).is_ok())
+        self.try_local(key, signal).is_ok()
+    }
+
+    /// Gives the signal to this node's session of the device, or hands it back.
+    fn try_local(&self, key: &DeviceKey, signal: SessionSignal) -> Result<(), SessionSignal> {
+        match self.table().sessions.get(key) {
+            Some(session) => session.tx.send(signal).map_err(|e| e.0),
+            None => Err(signal),
+        }
     }
 
     /// Closes the device's live session (wherever it is) with a reason and forgets it.

@@ -125,14 +125,7 @@ async fn fresh_postgres(check: &str) -> Option<(String, String, String)> {
 }
 
 async fn drop_database(admin: &str, db: &str) {
-    use sqlx::Connection;
-    let Ok(mut conn) = sqlx::PgConnection::connect(admin).await else {
-        return;
-    };
-    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut conn)
-        .await;
-    let _ = conn.close().await;
+    let _ = herald_store::postgres::drop_database(admin, db).await;
 }
 
 // ---------------------------------------------------------------------------------------------

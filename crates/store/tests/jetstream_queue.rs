@@ -65,11 +65,11 @@ impl Cluster {
     }
 
     fn jobs_stream(&self) -> String {
-        format!("{}_JOBS", self.name.to_uppercase())
+        herald_store::jetstream::jobs_stream(&self.name)
     }
 
     fn dead_stream(&self) -> String {
-        format!("{}_DEAD", self.name.to_uppercase())
+        herald_store::jetstream::dead_letter_stream(&self.name)
     }
 
     async fn stream_messages(&self, stream: &str) -> u64 {
@@ -152,9 +152,7 @@ where
         js: jetstream::new(nats_client().await),
     };
     let outcome = tokio::spawn(test(cluster.clone())).await;
-    for stream in [cluster.jobs_stream(), cluster.dead_stream()] {
-        let _ = cluster.js.delete_stream(&stream).await;
-    }
+    let _ = herald_store::jetstream::remove_cluster(&nats_url(), &cluster.name).await;
     drop(cluster);
     drop_database(&admin, &db).await;
     if let Err(error) = outcome {
@@ -163,14 +161,7 @@ where
 }
 
 async fn drop_database(admin: &str, db: &str) {
-    use sqlx::Connection;
-    let Ok(mut conn) = sqlx::PgConnection::connect(admin).await else {
-        return;
-    };
-    let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
-        .execute(&mut conn)
-        .await;
-    let _ = conn.close().await;
+    let _ = herald_store::postgres::drop_database(admin, db).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -31,10 +31,7 @@ impl Cluster {
     }
 
     async fn remove(self) {
-        let js = async_nats::jetstream::new(client().await);
-        for bucket in ["presence", "nodes"] {
-            let _ = js.delete_key_value(format!("{}_{bucket}", self.0)).await;
-        }
+        let _ = herald_store::jetstream::remove_cluster(&nats_url(), &self.0).await;
     }
 }
 

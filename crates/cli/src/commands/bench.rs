@@ -458,6 +458,11 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     for server in servers {
         server.abort();
     }
+    if args.nodes > 0 {
+        // The run's database and streams are of no use afterwards.
+        herald_store::jetstream::remove_cluster(&config.nats_url, &config.cluster_name).await?;
+        herald_store::postgres::drop_database(&args.postgres_url, &config.cluster_name).await?;
+    }
     Ok(())
 }
 

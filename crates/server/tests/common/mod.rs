@@ -48,27 +48,9 @@ impl ClusterResources {
                 return;
             };
             runtime.block_on(async {
-                if let Ok(client) = async_nats::connect(self.nats_url.as_str()).await {
-                    let js = async_nats::jetstream::new(client);
-                    let upper = self.name.to_uppercase();
-                    for stream in [
-                        format!("{upper}_JOBS"),
-                        format!("{upper}_DEAD"),
-                        format!("KV_{}_presence", self.name),
-                        format!("KV_{}_nodes", self.name),
-                    ] {
-                        let _ = js.delete_stream(&stream).await;
-                    }
-                }
+                let _ = herald_store::jetstream::remove_cluster(&self.nats_url, &self.name).await;
+                let _ = herald_store::postgres::drop_database(&self.admin_url, &self.name).await;
             });
-            let _ = std::process::Command::new("psql")
-                .args([
-                    &self.admin_url,
-                    "-q",
-                    "-c",
-                    &format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-                ])
-                .output();
         });
         let _ = cleanup.join();
     }

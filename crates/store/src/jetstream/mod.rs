@@ -8,3 +8,58 @@ pub mod queue;
 mod node;
 
 pub use node::{ClusterNode, ClusterOptions, join};
+
+use herald_core::StoreError;
+use herald_core::store::StoreResult;
+
+/// A cluster name as NATS stream, bucket and subject names allow it: every character other
+/// than ASCII letters, digits, `-` and `_` becomes `_`. Every name below derives from it.
+pub(crate) fn nats_name(cluster: &str) -> String {
+    cluster
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The cluster's job stream.
+pub fn jobs_stream(cluster: &str) -> String {
+    format!("{}_JOBS", nats_name(cluster).to_uppercase())
+}
+
+/// The cluster's dead-letter stream.
+pub fn dead_letter_stream(cluster: &str) -> String {
+    format!("{}_DEAD", nats_name(cluster).to_uppercase())
+}
+
+/// The cluster's presence buckets: device → node, and node heartbeats.
+pub(crate) fn presence_buckets(cluster: &str) -> [String; 2] {
+    let name = nats_name(cluster);
+    [format!("{name}_presence"), format!("{name}_nodes")]
+}
+
+/// Deletes a cluster's streams and buckets (a test cluster, or a decommissioned one whose
+/// nodes are stopped). Missing ones are skipped.
+pub async fn remove_cluster(nats_url: &str, cluster: &str) -> StoreResult<()> {
+    let client = async_nats::connect(nats_url)
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string().into()))?;
+    let js = async_nats::jetstream::new(client);
+    let buckets = presence_buckets(cluster).map(|bucket| format!("KV_{bucket}"));
+    for stream in [jobs_stream(cluster), dead_letter_stream(cluster)]
+        .into_iter()
+        .chain(buckets)
+    {
+        match js.delete_stream(&stream).await {
+            Ok(_) => {}
+            Err(error) if error.to_string().contains("not found") => {}
+            Err(error) => return Err(StoreError::Backend(error.to_string().into())),
+        }
+    }
+    Ok(())
+}

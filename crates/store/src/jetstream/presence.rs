@@ -133,31 +133,17 @@ impl NatsPresence {
         if node_id.is_empty() {
             return Err(failure("the node id is empty".into()));
         }
-        let cluster: String = cluster
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let [presence_bucket, nodes_bucket] = super::presence_buckets(cluster);
+        let cluster = super::nats_name(cluster);
         let js = async_nats::jetstream::new(client.clone());
         let presence = open_bucket(
             &js,
-            format!("{cluster}_presence"),
+            presence_bucket,
             "Herald: which node holds each device's live session",
             Duration::ZERO,
         )
         .await?;
-        let nodes = open_bucket(
-            &js,
-            format!("{cluster}_nodes"),
-            "Herald: node heartbeats",
-            node_ttl,
-        )
-        .await?;
+        let nodes = open_bucket(&js, nodes_bucket, "Herald: node heartbeats", node_ttl).await?;
         let node_key = encode_token(&node_id);
         Ok(NatsPresence {
             inner: Arc::new(Inner {

@@ -88,11 +88,6 @@ impl std::fmt::Debug for JetStreamQueue {
     }
 }
 
-/// The stream names of a cluster (JetStream stream names allow no dots).
-fn stream_name(cluster: &str, what: &str) -> String {
-    format!("{}_{what}", cluster.replace(['.', ' ', '*', '>'], "_")).to_uppercase()
-}
-
 impl JetStreamQueue {
     /// Creates (or joins) the cluster's job and dead-letter streams and the shared durable
     /// consumer. `ack_wait` is how long a job stays with a dispatcher before JetStream hands
@@ -105,11 +100,12 @@ impl JetStreamQueue {
         ack_wait: Duration,
     ) -> StoreResult<Self> {
         let js = jetstream::new(client);
-        let jobs_prefix = format!("{cluster}.jobs");
-        let dead_prefix = format!("{cluster}.dead");
+        let subject = super::nats_name(cluster);
+        let jobs_prefix = format!("{subject}.jobs");
+        let dead_prefix = format!("{subject}.dead");
         let jobs = js
             .get_or_create_stream(stream::Config {
-                name: stream_name(cluster, "jobs"),
+                name: super::jobs_stream(cluster),
                 subjects: vec![format!("{jobs_prefix}.>")],
                 retention: stream::RetentionPolicy::WorkQueue,
                 storage: stream::StorageType::File,
@@ -119,7 +115,7 @@ impl JetStreamQueue {
             .await
             .map_err(nats)?;
         js.get_or_create_stream(stream::Config {
-            name: stream_name(cluster, "dead"),
+            name: super::dead_letter_stream(cluster),
             subjects: vec![format!("{dead_prefix}.>")],
             retention: stream::RetentionPolicy::Limits,
             storage: stream::StorageType::File,

@@ -66,6 +66,25 @@ pub async fn create_database(admin_url: &str, name: &str) -> Result<String, crat
     Ok(url)
 }
 
+/// Drops the database `name` made by [`create_database`], closing its open connections.
+pub async fn drop_database(admin_url: &str, name: &str) -> Result<(), crate::OpenError> {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(configuration(format!(
+            "database name `{name}` must be of [a-z0-9_]"
+        )));
+    }
+    let mut conn = sqlx::postgres::PgConnection::connect(admin_url).await?;
+    // The name was checked above: it cannot break out of the quotes.
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(())
+}
+
 /// `url` with its database (the path) replaced by `name`; the query string is kept.
 fn with_database(url: &str, name: &str) -> Option<String> {
     let authority_start = url.find("://")? + 3;
