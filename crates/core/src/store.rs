@@ -9,8 +9,8 @@
 use crate::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, JobResult, PushJob};
 use crate::message::Message;
 use crate::{
-    App, Certificate, Device, Group, NewCertificate, Platform, PushSettings, Secret, SessionState, User,
-    Vendor,
+    App, Certificate, Device, Group, Millis, NewCertificate, Platform, PushSettings, Secret, SessionState,
+    User, Vendor,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -237,6 +237,17 @@ pub trait MessageStore: Send + Sync {
         inbox_users: &[String],
         plans: &[DeliveryPlan],
     ) -> StoreResult<BTreeMap<String, i64>>;
+    /// [`commit_message`](Self::commit_message), with the push jobs leased to the caller until
+    /// `lease_until` in the same transaction and returned, so that a node hands them to its own
+    /// dispatchers without a claim (one write transaction less per message). If the node dies
+    /// first, the lease runs out and any dispatcher claims them.
+    async fn commit_message_leased(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+        lease_until: Millis,
+    ) -> StoreResult<(BTreeMap<String, i64>, Vec<PushJob>)>;
     /// One message.
     async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message>;
     /// A user's inbox after `after`, oldest first, at most `limit` entries.

@@ -4,6 +4,7 @@
 //! backoff or Retry-After, expired after the TTL, quota exceeded, rejected.
 
 use crate::adapters::{AdapterRegistry, RegistryError};
+use crate::recorder::Recorder;
 use crate::retry::{MAX_ATTEMPTS, backoff};
 use futures::StreamExt;
 use herald_core::delivery::{Attempt, DeliveryState, JobResult, PushJob};
@@ -13,9 +14,10 @@ use herald_core::store::JobQueue;
 use herald_core::{Outcome, Store, Target, now_millis};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
 
 /// Dispatcher tuning.
 #[derive(Debug, Clone)]
@@ -30,6 +32,9 @@ pub struct DispatchConfig {
     pub concurrency: usize,
     /// Longest idle sleep when nothing is due.
     pub idle_poll: Duration,
+    /// Most targets this node has with the vendors and not yet recorded, over all workers:
+    /// what a crash can send twice. It also caps a vendor batch.
+    pub window: usize,
 }
 
 impl Default for DispatchConfig {
@@ -40,7 +45,48 @@ impl Default for DispatchConfig {
             lease_ms: 60_000,
             concurrency: 64,
             idle_poll: Duration::from_millis(500),
+            window: 1000,
         }
+    }
+}
+
+/// Messages whose jobs may wait in the hand-off at once; beyond it, commits queue their jobs
+/// for a claim instead (so a backlog stays far inside the lease).
+const HANDOFF_CAPACITY: usize = 1024;
+
+/// One message's push jobs, leased to this node by the commit that created them.
+#[derive(Debug)]
+pub struct Handed {
+    /// The message (the dispatcher need not read it back).
+    pub message: Arc<Message>,
+    /// Its jobs, leased until `lease_until`.
+    pub jobs: Vec<PushJob>,
+}
+
+/// The way from a message commit straight to this node's dispatchers: no claim transaction
+/// and no wake-up, which is most of a single push's latency. Only for a queue kept in the
+/// store itself (the embedded mode); a job that waits here when the node dies is claimed
+/// again when its lease runs out. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handoff {
+    jobs: mpsc::Sender<Handed>,
+    /// Set while the dispatchers take from the hand-off.
+    open: Arc<AtomicBool>,
+    lease_ms: i64,
+}
+
+impl Handoff {
+    /// How long a commit leases the jobs it hands over.
+    pub fn lease_ms(&self) -> i64 {
+        self.lease_ms
+    }
+
+    /// A place for one message's jobs, if the dispatchers run and are not backlogged.
+    pub fn reserve(&self) -> Option<mpsc::OwnedPermit<Handed>> {
+        if !self.open.load(Ordering::Acquire) {
+            return None;
+        }
+        self.jobs.clone().try_reserve_owned().ok()
     }
 }
 
@@ -52,6 +98,10 @@ pub struct Dispatcher {
     registry: AdapterRegistry,
     wake: Arc<Notify>,
     config: DispatchConfig,
+    recorder: Recorder,
+    window: Arc<Semaphore>,
+    handoff: Handoff,
+    handed: Arc<std::sync::Mutex<Option<mpsc::Receiver<Handed>>>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -83,13 +133,27 @@ impl Dispatcher {
         wake: Arc<Notify>,
         config: DispatchConfig,
     ) -> Self {
+        let (jobs, handed) = mpsc::channel(HANDOFF_CAPACITY);
         Self {
+            recorder: Recorder::spawn(queue.clone()),
+            window: Arc::new(Semaphore::new(config.window.max(1))),
+            handoff: Handoff {
+                jobs,
+                open: Arc::default(),
+                lease_ms: config.lease_ms,
+            },
+            handed: Arc::new(std::sync::Mutex::new(Some(handed))),
             store,
             queue,
             registry,
             wake,
             config,
         }
+    }
+
+    /// The hand-off for message commits (see [`Handoff`]); it opens when the dispatchers start.
+    pub fn handoff(&self) -> Handoff {
+        self.handoff.clone()
     }
 
     /// Starts the worker loops and the outbox relay; they stop when `shutdown` turns true.
@@ -101,9 +165,81 @@ impl Dispatcher {
                 tokio::spawn(async move { me.worker(shutdown).await })
             })
             .collect();
+        let handed = self.handed.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(handed) = handed {
+            let me = self.clone();
+            let shutdown = shutdown.clone();
+            self.handoff.open.store(true, Ordering::Release);
+            tasks.push(tokio::spawn(
+                async move { me.handoff_loop(handed, shutdown).await },
+            ));
+        }
         let me = self.clone();
         tasks.push(tokio::spawn(async move { me.relay_loop(shutdown).await }));
         tasks
+    }
+
+    /// Sends what commits handed over, as it comes: whatever arrived while earlier sends were
+    /// going out forms the next batch. On shutdown, what was handed over is still sent.
+    async fn handoff_loop(self, mut handed: mpsc::Receiver<Handed>, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut sending = JoinSet::new();
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let first = tokio::select! {
+                first = handed.recv() => first,
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            let mut batch = vec![first];
+            let mut count = batch[0].jobs.len();
+            while count < self.config.batch as usize {
+                match handed.try_recv() {
+                    Ok(next) => {
+                        count += next.jobs.len();
+                        batch.push(next);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let Ok(slot) = slots.clone().acquire_owned().await else {
+                break;
+            };
+            let me = self.clone();
+            sending.spawn(async move {
+                me.send_handed(batch).await;
+                drop(slot);
+            });
+            while sending.try_join_next().is_some() {}
+        }
+        self.handoff.open.store(false, Ordering::Release);
+        handed.close();
+        while let Some(last) = handed.recv().await {
+            self.send_handed(vec![last]).await;
+        }
+        while sending.join_next().await.is_some() {}
+    }
+
+    async fn send_handed(&self, batch: Vec<Handed>) {
+        let mut messages = HashMap::new();
+        let mut jobs = Vec::new();
+        for handed in batch {
+            messages.insert(
+                (handed.message.app_id.clone(), handed.message.id.clone()),
+                handed.message,
+            );
+            jobs.extend(handed.jobs);
+        }
+        if let Err(error) = self.send_jobs_with(jobs, messages).await {
+            tracing::warn!(%error, "Recording push outcomes failed; the jobs are sent again when their lease runs out.");
+        }
     }
 
     /// Moves due jobs from the store to the queue when they are apart (scale-out outbox):
@@ -176,6 +312,15 @@ impl Dispatcher {
     /// as soon as its vendor answered: after a crash, only pushes still in flight are sent
     /// again (at least once; the message id lets the phone drop a duplicate).
     async fn send_jobs(&self, jobs: Vec<PushJob>) -> Result<(), herald_core::StoreError> {
+        self.send_jobs_with(jobs, HashMap::new()).await
+    }
+
+    /// [`send_jobs`](Self::send_jobs) with messages already at hand.
+    async fn send_jobs_with(
+        &self,
+        jobs: Vec<PushJob>,
+        known: HashMap<(String, String), Arc<Message>>,
+    ) -> Result<(), herald_core::StoreError> {
         let mut groups: HashMap<GroupKey, Vec<PushJob>> = HashMap::new();
         for job in jobs {
             groups
@@ -188,7 +333,7 @@ impl Dispatcher {
                 .or_default()
                 .push(job);
         }
-        let messages: Arc<MessageCache> = Arc::default();
+        let messages: Arc<MessageCache> = Arc::new(tokio::sync::Mutex::new(known));
         // Record outcomes in units of one vendor request (a batch API's batch), or of a few
         // targets for vendors that take one target per request: what is with the vendor when
         // the process dies is what may be sent twice.
@@ -202,7 +347,8 @@ impl Dispatcher {
                 SINGLE_TARGET_CHUNK
             } else {
                 per_request.min(COMMIT_CHUNK)
-            };
+            }
+            .min(self.config.window.max(1));
             while jobs.len() > size {
                 let rest = jobs.split_off(size);
                 chunks.push((key.clone(), std::mem::replace(&mut jobs, rest)));
@@ -213,8 +359,13 @@ impl Dispatcher {
             .map(|(key, jobs)| {
                 let messages = messages.clone();
                 async move {
+                    // Held from the send until the outcomes are stored.
+                    let _window = self
+                        .window
+                        .acquire_many(u32::try_from(jobs.len()).unwrap_or(u32::MAX))
+                        .await;
                     let results = self.send_group(key, jobs, messages).await;
-                    self.queue.complete_jobs(&results).await
+                    self.recorder.record(results).await
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))

@@ -7,9 +7,10 @@ pub mod adapters;
 pub mod dispatch;
 pub mod messaging;
 pub mod presence;
+pub mod recorder;
 pub mod retry;
 
 pub use adapters::{AdapterFactory, AdapterRegistry};
-pub use dispatch::{DispatchConfig, Dispatcher};
+pub use dispatch::{DispatchConfig, Dispatcher, Handoff};
 pub use messaging::{Messenger, Outgoing, SendError, SendReport};
 pub use presence::{DeviceKey, PresenceHub, SessionSignal};

@@ -2,6 +2,7 @@
 //! commit the message with its inbox entries, delivery records and push jobs in one store
 //! transaction, then hand live copies to connected sessions and wake the dispatchers.
 
+use crate::dispatch::{Handed, Handoff};
 use crate::presence::{DeviceKey, PresenceHub, SessionSignal};
 use herald_core::delivery::{DeliveryPlan, PlannedPush};
 use herald_core::message::{Destination, Message, MessageKind, PushInfo};
@@ -73,7 +74,11 @@ pub struct Messenger {
     store: Arc<dyn Store>,
     hub: PresenceHub,
     wake: Arc<Notify>,
+    handoff: Option<Handoff>,
 }
+
+/// Most pushes of one message handed straight to the dispatchers.
+const HANDOFF_MAX_PUSHES: usize = 100;
 
 impl std::fmt::Debug for Messenger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -90,24 +95,33 @@ impl Messenger {
     /// A messenger over a store and this node's presence hub; `wake` is notified when push
     /// jobs were queued.
     pub fn new(store: Arc<dyn Store>, hub: PresenceHub, wake: Arc<Notify>) -> Self {
-        Self { store, hub, wake }
+        Self {
+            store,
+            hub,
+            wake,
+            handoff: None,
+        }
+    }
+
+    /// Hands the push jobs of small messages straight to this node's dispatchers (only
+    /// where the store is the queue: the embedded mode).
+    pub fn with_handoff(mut self, handoff: Handoff) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Sends one message.
     pub async fn send(&self, out: Outgoing) -> Result<SendReport, SendError> {
         let store = self.store.as_ref();
-        let sender = store.get_user(&out.app, &out.from).await?;
-        let (recipient_ids, group_name) = match &out.to {
+        // Everyone involved, the sender included: one read gives nicknames, settings and
+        // devices for all of them.
+        let (involved, group_name) = match &out.to {
             Destination::C2c { to } => {
-                store.get_user(&out.app, to).await?;
-                (
-                    if *to == out.from {
-                        Vec::new()
-                    } else {
-                        vec![to.clone()]
-                    },
-                    None,
-                )
+                let mut involved = vec![out.from.clone()];
+                if *to != out.from {
+                    involved.push(to.clone());
+                }
+                (involved, None)
             }
             Destination::Group { group } => {
                 let members = store.group_members(&out.app, group).await?;
@@ -118,12 +132,21 @@ impl Messenger {
                     });
                 }
                 let name = store.group_name(&out.app, group).await?;
-                (
-                    members.into_iter().filter(|m| *m != out.from).collect(),
-                    Some(name),
-                )
+                (members, Some(name))
             }
         };
+        let mut recipients = store.recipients(&out.app, &involved).await?;
+        drop(involved);
+        let sender = match recipients.iter().position(|r| r.user_id == out.from) {
+            Some(at) => recipients.remove(at),
+            None => return Err(StoreError::not_found("user", out.from.clone()).into()),
+        };
+        if let Destination::C2c { to } = &out.to
+            && *to != out.from
+            && recipients.is_empty()
+        {
+            return Err(StoreError::not_found("user", to.clone()).into());
+        }
         let now = now_millis();
         let message = Message {
             id: new_message_id(),
@@ -138,7 +161,6 @@ impl Messenger {
             group_name,
             created_at: now,
         };
-        let recipients = store.recipients(&out.app, &recipient_ids).await?;
         let certificates: HashMap<i64, herald_core::Certificate> = store
             .list_certificates(&out.app)
             .await?
@@ -193,8 +215,29 @@ impl Messenger {
         // before it (a 100,000-member group holds tens of MiB here).
         let recipient_count = recipients.len();
         drop(recipients);
-        drop(recipient_ids);
-        let seqs = store.commit_message(&message, &inbox_users, &plans).await?;
+        let pushes = plans.iter().filter(|p| p.push.is_some()).count();
+        // A few pushes go straight to this node's dispatchers; a large fan-out is queued and
+        // claimed in batches (holding it in memory would cost more than the claims save).
+        let handoff = match &self.handoff {
+            Some(handoff) if pushes > 0 && pushes <= HANDOFF_MAX_PUSHES => {
+                handoff.reserve().map(|slot| (slot, handoff.lease_ms()))
+            }
+            _ => None,
+        };
+        let message = Arc::new(message);
+        let (seqs, handed_over) = match handoff {
+            Some((slot, lease_ms)) => {
+                let (seqs, jobs) = store
+                    .commit_message_leased(&message, &inbox_users, &plans, now_millis() + lease_ms)
+                    .await?;
+                slot.send(Handed {
+                    message: message.clone(),
+                    jobs,
+                });
+                (seqs, true)
+            }
+            None => (store.commit_message(&message, &inbox_users, &plans).await?, false),
+        };
 
         let mut report = SendReport {
             message_id: message.id.clone(),
@@ -215,12 +258,12 @@ impl Messenger {
             }
         }
         // The sender's other connected devices see what was sent.
-        for device in store.list_devices(&out.app, &out.from).await? {
+        for device in &sender.devices {
             if Some(&device.device_id) != out.from_device.as_ref() && !device.state.is_ended() {
                 self.deliver_live(&message, &out.from, &device.device_id, report.sender_seq);
             }
         }
-        if report.pushed > 0 {
+        if report.pushed > 0 && !handed_over {
             self.wake.notify_waiters();
             self.wake.notify_one();
         }

@@ -2,7 +2,8 @@
 //! and secret), or a phone app (a user token minted by the app's backend).
 //!
 //! User tokens are HS256 JWTs signed with the app secret; the header's `kid` names the app so
-//! the right secret can be looked up. Rotating the secret invalidates every token of the app.
+//! the right secret can be looked up. Rotating the secret invalidates every token of the app
+//! (on the other nodes of a cluster within two seconds: secrets are cached that long).
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,6 +17,50 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
+
+/// How long an app secret read from the store is used without reading it again: another node
+/// of a cluster sees a rotation within this time (this node at once).
+const SECRET_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// App secrets recently read, so that a busy app's requests do not each read and unseal the
+/// secret (one store round trip per request at a thousand messages a second).
+#[derive(Debug, Clone, Default)]
+pub struct SecretCache {
+    entries: std::sync::Arc<std::sync::Mutex<HashMap<String, CachedSecret>>>,
+}
+
+/// A secret and when it was read.
+type CachedSecret = (Secret<String>, std::time::Instant);
+
+impl SecretCache {
+    /// The app's secret, from the cache when read less than `SECRET_CACHE_TTL` ago.
+    pub async fn get(&self, store: &dyn herald_core::Store, app: &str) -> Result<Secret<String>, StoreError> {
+        let cached = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app)
+            .filter(|(_, read)| read.elapsed() < SECRET_CACHE_TTL)
+            .map(|(secret, _)| secret.clone());
+        if let Some(secret) = cached {
+            return Ok(secret);
+        }
+        let secret = store.app_secret(app).await?;
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app.to_string(), (secret.clone(), std::time::Instant::now()));
+        Ok(secret)
+    }
+
+    /// Drops the app's secret (rotated or deleted on this node).
+    pub fn forget(&self, app: &str) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app);
+    }
+}
 
 /// Hex SHA-256 of a token: what the store keeps instead of the admin token.
 pub fn token_hash(token: &str) -> String {
@@ -124,7 +169,7 @@ impl FromRequestParts<AppState> for AppAccess {
                 "these credentials belong to another app than the one in the path",
             ));
         }
-        let stored = match state.store.app_secret(&app).await {
+        let stored = match state.secrets.get(state.store.as_ref(), &app).await {
             Ok(stored) => stored,
             Err(StoreError::NotFound { .. }) => {
                 return Err(ApiError::unauthorized(
@@ -226,7 +271,7 @@ async fn verify_user_token(state: &AppState, token: &str) -> Result<UserSession,
     };
     let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
     let app = header.kid.ok_or_else(invalid)?;
-    let secret = match state.store.app_secret(&app).await {
+    let secret = match state.secrets.get(state.store.as_ref(), &app).await {
         Ok(secret) => secret,
         Err(StoreError::NotFound { .. }) => return Err(invalid()),
         Err(other) => return Err(other.into()),

@@ -94,14 +94,20 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         herald_vendors::build_adapter(cert, secrets, &http)
     }));
     let wake = Arc::new(tokio::sync::Notify::new());
-    let messenger = Messenger::new(store.clone(), hub.clone(), wake.clone());
     let dispatch = DispatchConfig {
         workers: config.dispatch_workers,
         batch: config.dispatch_batch.max(1),
+        window: config.dispatch_window.max(1),
         lease_ms: i64::try_from(config.dispatch_lease_seconds.saturating_mul(1000)).unwrap_or(i64::MAX),
         ..DispatchConfig::default()
     };
-    let dispatcher = Dispatcher::new(store.clone(), queue, registry.clone(), wake, dispatch);
+    let dispatcher = Dispatcher::new(store.clone(), queue, registry.clone(), wake.clone(), dispatch);
+    let mut messenger = Messenger::new(store.clone(), hub.clone(), wake);
+    if !config.is_clustered() {
+        // The store is the queue: jobs of small messages skip the claim (in the scale-out
+        // mode they go through the outbox to JetStream, where any node may take them).
+        messenger = messenger.with_handoff(dispatcher.handoff());
+    }
     let state = AppState {
         store,
         hub,
@@ -111,6 +117,7 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         messenger,
         dispatcher,
         adapters: registry,
+        secrets: crate::auth::SecretCache::default(),
     };
     Ok(Prepared {
         state,

@@ -26,10 +26,12 @@ pub struct Config {
     pub trusted_ca_file: String,
     /// Push dispatcher loops on this node.
     pub dispatch_workers: usize,
-    /// Jobs one dispatcher loop claims and sends at once. Larger fills vendor batches better;
-    /// smaller bounds what a killed node had with the vendors unrecorded (sent again after a
-    /// crash: at least once).
+    /// Jobs one dispatcher loop claims at once (fewer, larger claims cost the store less).
     pub dispatch_batch: u32,
+    /// Most push targets this node has with the vendors and not yet recorded: a node killed
+    /// mid-send sends at most these again after its restart (at least once). Also the
+    /// largest vendor batch.
+    pub dispatch_window: usize,
     /// Seconds a claimed push job stays leased; a node that dies holding jobs delays them by
     /// at most this long before another dispatcher takes them over.
     pub dispatch_lease_seconds: u64,
@@ -69,6 +71,7 @@ impl Default for Config {
             trusted_ca_file: String::new(),
             dispatch_workers: 2,
             dispatch_batch: 2000,
+            dispatch_window: 1000,
             dispatch_lease_seconds: 30,
             nats_url: String::new(),
             cluster_name: "herald".into(),

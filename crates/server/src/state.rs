@@ -26,6 +26,8 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     /// The adapters of every certificate (shared with the dispatchers).
     pub adapters: AdapterRegistry,
+    /// App secrets recently read (credential checks).
+    pub secrets: crate::auth::SecretCache,
 }
 
 impl std::fmt::Debug for AppState {

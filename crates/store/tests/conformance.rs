@@ -60,6 +60,7 @@ conformance!(
     check_groups,
     check_messages,
     check_jobs,
+    check_leased_commit,
     check_concurrent_claims,
 );
 
@@ -1321,6 +1322,87 @@ async fn check_jobs(store: Arc<dyn Store>) {
             (Vendor::Huawei, DeliveryState::InvalidToken, 2),
             (Vendor::Huawei, DeliveryState::Rejected, 1),
         ]
+    );
+}
+
+/// A commit that leases its jobs returns them (with their badges) and nobody can claim them
+/// until the lease runs out; what is not a push stays out of them.
+async fn check_leased_commit(store: Arc<dyn Store>) {
+    new_app(&*store, "a1").await;
+    let cert = store
+        .create_certificate("a1", &certificate(Vendor::Xiaomi, "mi"))
+        .await
+        .expect("certificate");
+    let mut plans = Vec::new();
+    for user in ["u1", "u2"] {
+        let token = format!("{user}-token");
+        store
+            .bind_token("a1", user, "d", &binding(cert.id, Vendor::Xiaomi, &token))
+            .await
+            .expect("bind");
+        plans.push(push_plan(user, "d", cert.id, Vendor::Xiaomi, &token));
+    }
+    plans.push(plain_plan("u3", "d", Decision::Live, Reason::OnlineInForeground));
+    let before = now_millis();
+    let (seqs, leased) = store
+        .commit_message_leased(
+            &message("a1", "m1", "u3", "g"),
+            &strings(&["u1", "u2"]),
+            &plans,
+            before + 60_000,
+        )
+        .await
+        .expect("commit");
+    assert_eq!(seqs.len(), 2);
+    assert_eq!(
+        leased
+            .iter()
+            .map(|j| (j.user_id.as_str(), j.token.as_str(), j.badge, j.attempts))
+            .collect::<Vec<_>>(),
+        vec![("u1", "u1-token", 1, 0), ("u2", "u2-token", 1, 0)]
+    );
+    assert!(
+        leased
+            .iter()
+            .all(|j| j.message_id == "m1" && j.certificate_id == cert.id)
+    );
+    assert!(store.claim_jobs(10, 30_000).await.expect("claim").is_empty());
+    let due = store.next_due().await.expect("due").expect("leased");
+    assert!(due >= before + 60_000);
+    let records = store.message_deliveries("a1", "m1").await.expect("records");
+    assert_eq!(
+        records.iter().map(|r| r.state).collect::<Vec<_>>(),
+        vec![
+            DeliveryState::InFlight,
+            DeliveryState::InFlight,
+            DeliveryState::Live
+        ]
+    );
+
+    // The holder finishes one; the other comes back to any dispatcher when the lease ends.
+    store
+        .complete_jobs(&[result(
+            leased[0].id,
+            DeliveryState::Accepted,
+            attempt("accepted", None),
+        )])
+        .await
+        .expect("complete");
+    let (_, expired) = store
+        .commit_message_leased(
+            &message("a1", "m2", "u3", "g"),
+            &strings(&["u1"]),
+            &plans[..1],
+            now_millis() - 1,
+        )
+        .await
+        .expect("commit with a lease already over");
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0].badge, 2, "the badge counts the second push");
+    let claimed = store.claim_jobs(10, 30_000).await.expect("claim");
+    assert_eq!(
+        claimed.iter().map(|j| j.id).collect::<Vec<_>>(),
+        vec![expired[0].id]
     );
 }
 

@@ -202,6 +202,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    // Herald's logs only when asked for: they would mix with the report.
+    if std::env::var_os("HERALD_LOG").is_some() {
+        super::serve::init_logging(herald_server::LogFormat::Text);
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!(
         "# herald bench — {cores} cores, {} members, latency {} msg/s × {} s",
@@ -663,6 +667,7 @@ async fn latency(
         let (http, url, to) = (http.clone(), url.clone(), members[i % members.len()].clone());
         let (app, secret) = (app.to_string(), secret.to_string());
         sends.push(tokio::spawn(async move {
+            let sent = Instant::now();
             let answer: Value = http
                 .post(url)
                 .basic_auth(app, Some(secret))
@@ -671,14 +676,21 @@ async fn latency(
                 .await?
                 .json()
                 .await?;
-            anyhow::Ok(answer["message_id"].as_str().unwrap_or_default().to_string())
+            anyhow::Ok((
+                answer["message_id"].as_str().unwrap_or_default().to_string(),
+                sent.elapsed().as_secs_f64() * 1000.0,
+            ))
         }));
     }
     let offered = started.elapsed();
     let mut ids = Vec::with_capacity(total);
+    let mut answered = Vec::with_capacity(total);
     for send in sends {
-        ids.push(send.await??);
+        let (id, took) = send.await??;
+        ids.push(id);
+        answered.push(took);
     }
+    answered.sort_by(f64::total_cmp);
     // Wait for the last pushes, then read each one's send → vendor-accepted time.
     let busy = started.elapsed();
     let (cpu1, sandbox_cpu1) = (cpu_seconds(std::process::id()), cpu_seconds(sandbox_pid));
@@ -692,12 +704,13 @@ async fn latency(
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p) as usize)
+    let percentile = |sorted: &[f64], p: f64| {
+        sorted
+            .get(((sorted.len() as f64 - 1.0) * p) as usize)
             .copied()
             .unwrap_or(f64::NAN)
     };
+    let pct = |p: f64| percentile(&latencies, p);
     println!();
     println!(
         "## Latency: single offline recipients, {} messages at {} msg/s (offered in {:.1} s)",
@@ -713,6 +726,11 @@ async fn latency(
         "| cores used: Herald + load generator / sandbox | {:.2} / {:.2} |",
         (cpu1 - cpu0) / busy.as_secs_f64(),
         (sandbox_cpu1 - sandbox_cpu0) / busy.as_secs_f64()
+    );
+    println!(
+        "| HTTP send → API answered (message committed), p50 / p99 | {:.1} / {:.1} ms |",
+        percentile(&answered, 0.50),
+        percentile(&answered, 0.99)
     );
     println!("| send → vendor accepted, p50 | {:.1} ms |", pct(0.50));
     println!("| send → vendor accepted, p99 | {:.1} ms |", pct(0.99));

@@ -121,6 +121,7 @@ pub async fn delete_app(
     ApiPath(app): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_app(&app).await?;
+    state.secrets.forget(&app);
     tracing::info!(%app, "App deleted.");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -136,6 +137,7 @@ pub async fn rotate_secret(
 ) -> ApiResult<ApiJson<SecretRotated>> {
     let secret = Secret::new(random_credential("hrs_"));
     state.store.set_app_secret(&app, &secret).await?;
+    state.secrets.forget(&app);
     tracing::info!(%app, "App secret rotated.");
     Ok(ApiJson(SecretRotated {
         secret: secret.expose().clone(),

@@ -139,7 +139,7 @@ pub async fn mint_token(
         .store
         .upsert_user(&access.app, &user, &ProfileUpdate::default())
         .await?;
-    let secret = state.store.app_secret(&access.app).await?;
+    let secret = state.secrets.get(state.store.as_ref(), &access.app).await?;
     let expires_at = jiff::Timestamp::now().as_second() + i64::try_from(ttl).unwrap_or(i64::MAX);
     let token = mint_user_token(&access.app, &user, &secret, expires_at)?;
     Ok((

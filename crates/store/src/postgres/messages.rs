@@ -3,12 +3,13 @@
 //! of statements whatever the number of recipients: the rows travel as arrays and `UNNEST`
 //! turns them back into rows on the server.
 
+use super::jobs::{JOB_COLUMNS, job_from_row};
 use super::{PgStore, backend, from_json, to_json};
 use async_trait::async_trait;
-use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState};
+use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState, PushJob};
 use herald_core::message::Message;
 use herald_core::store::{MessageStore, Recipient, StoreResult};
-use herald_core::{PushSettings, StoreError, Vendor, now_millis};
+use herald_core::{Millis, PushSettings, StoreError, Vendor, now_millis};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -172,131 +173,17 @@ impl MessageStore for PgStore {
         inbox_users: &[String],
         plans: &[DeliveryPlan],
     ) -> StoreResult<BTreeMap<String, i64>> {
-        let app = message.app_id.as_str();
-        let now = now_millis();
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(app)
-        .bind(&message.id)
-        .bind(&message.from)
-        .bind(to_json(message))
-        .bind(message.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        Ok(self.commit(message, inbox_users, plans, None).await?.0)
+    }
 
-        // Each inbox user's next sequence number, and the inbox rows, in one statement.
-        let mut seqs = BTreeMap::new();
-        if !inbox_users.is_empty() {
-            sqlx::query(
-                "SELECT 1 FROM users WHERE app_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
-            )
-            .bind(app)
-            .bind(inbox_users)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let rows = sqlx::query(
-                "WITH next AS ( \
-                   UPDATE users SET last_seq = last_seq + 1 WHERE app_id = $1 AND id = ANY($2) \
-                   RETURNING id, last_seq) \
-                 INSERT INTO inbox (app_id, user_id, seq, message_id) \
-                 SELECT $1, id, last_seq, $3 FROM next RETURNING user_id, seq",
-            )
-            .bind(app)
-            .bind(inbox_users)
-            .bind(&message.id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-            for row in rows {
-                seqs.insert(
-                    row.try_get::<String, _>("user_id").map_err(backend)?,
-                    row.try_get::<i64, _>("seq").map_err(backend)?,
-                );
-            }
-        }
-
-        // Every pushed device's badge goes up by one; the job carries the new number.
-        let pushed: BTreeSet<(&str, &str)> = plans
-            .iter()
-            .filter(|p| p.push.is_some())
-            .map(|p| (p.user_id.as_str(), p.device_id.as_str()))
-            .collect();
-        let mut badges: HashMap<(String, String), i64> = HashMap::new();
-        if !pushed.is_empty() {
-            let (users, devices): (Vec<&str>, Vec<&str>) = pushed.into_iter().unzip();
-            sqlx::query(
-                "SELECT 1 FROM devices d \
-                 JOIN UNNEST($2::text[], $3::text[]) AS p (user_id, device_id) \
-                   ON d.user_id = p.user_id AND d.device_id = p.device_id \
-                 WHERE d.app_id = $1 ORDER BY d.user_id, d.device_id FOR NO KEY UPDATE OF d",
-            )
-            .bind(app)
-            .bind(&users)
-            .bind(&devices)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            let rows = sqlx::query(
-                "UPDATE devices d SET badge = d.badge + 1 \
-                 FROM UNNEST($2::text[], $3::text[]) AS p (user_id, device_id) \
-                 WHERE d.app_id = $1 AND d.user_id = p.user_id AND d.device_id = p.device_id \
-                 RETURNING d.user_id, d.device_id, d.badge",
-            )
-            .bind(app)
-            .bind(&users)
-            .bind(&devices)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(backend)?;
-            for row in rows {
-                badges.insert(
-                    (
-                        row.try_get("user_id").map_err(backend)?,
-                        row.try_get("device_id").map_err(backend)?,
-                    ),
-                    row.try_get("badge").map_err(backend)?,
-                );
-            }
-        }
-
-        if !plans.is_empty() {
-            // Rows are inserted in plan order (ordinality), so ids ascend as on SQLite.
-            let c = DeliveryColumns::new(plans, &badges);
-            sqlx::query(
-                "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, \
-                   certificate_id, vendor, token, badge, sound, state, expires_at, created_at, updated_at) \
-                 SELECT $1, $2, p.user_id, p.device_id, p.decision, p.reason, p.certificate_id, p.vendor, \
-                   p.token, p.badge, p.sound, p.state, p.expires_at, $3, $3 \
-                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], \
-                   $10::text[], $11::bigint[], $12::text[], $13::text[], $14::bigint[]) WITH ORDINALITY \
-                   AS p (user_id, device_id, decision, reason, certificate_id, vendor, token, badge, sound, \
-                     state, expires_at, n) \
-                 ORDER BY p.n",
-            )
-            .bind(app)
-            .bind(&message.id)
-            .bind(now)
-            .bind(&c.user_id)
-            .bind(&c.device_id)
-            .bind(&c.decision)
-            .bind(&c.reason)
-            .bind(&c.certificate_id)
-            .bind(&c.vendor)
-            .bind(&c.token)
-            .bind(&c.badge)
-            .bind(&c.sound)
-            .bind(&c.state)
-            .bind(&c.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(seqs)
+    async fn commit_message_leased(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+        lease_until: Millis,
+    ) -> StoreResult<(BTreeMap<String, i64>, Vec<PushJob>)> {
+        self.commit(message, inbox_users, plans, Some(lease_until)).await
     }
 
     async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message> {
@@ -429,5 +316,159 @@ impl MessageStore for PgStore {
                 ))
             })
             .collect()
+    }
+}
+
+impl PgStore {
+    /// The message commit, leasing the push jobs to the caller when `lease_until` is given.
+    async fn commit(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+        lease_until: Option<Millis>,
+    ) -> StoreResult<(BTreeMap<String, i64>, Vec<PushJob>)> {
+        let app = message.app_id.as_str();
+        let now = now_millis();
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(app)
+        .bind(&message.id)
+        .bind(&message.from)
+        .bind(to_json(message))
+        .bind(message.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+
+        // Each inbox user's next sequence number, and the inbox rows, in one statement.
+        let mut seqs = BTreeMap::new();
+        if !inbox_users.is_empty() {
+            sqlx::query(
+                "SELECT 1 FROM users WHERE app_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
+            )
+            .bind(app)
+            .bind(inbox_users)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let rows = sqlx::query(
+                "WITH next AS ( \
+                   UPDATE users SET last_seq = last_seq + 1 WHERE app_id = $1 AND id = ANY($2) \
+                   RETURNING id, last_seq) \
+                 INSERT INTO inbox (app_id, user_id, seq, message_id) \
+                 SELECT $1, id, last_seq, $3 FROM next RETURNING user_id, seq",
+            )
+            .bind(app)
+            .bind(inbox_users)
+            .bind(&message.id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            for row in rows {
+                seqs.insert(
+                    row.try_get::<String, _>("user_id").map_err(backend)?,
+                    row.try_get::<i64, _>("seq").map_err(backend)?,
+                );
+            }
+        }
+
+        // Every pushed device's badge goes up by one; the job carries the new number.
+        let pushed: BTreeSet<(&str, &str)> = plans
+            .iter()
+            .filter(|p| p.push.is_some())
+            .map(|p| (p.user_id.as_str(), p.device_id.as_str()))
+            .collect();
+        let mut badges: HashMap<(String, String), i64> = HashMap::new();
+        if !pushed.is_empty() {
+            let (users, devices): (Vec<&str>, Vec<&str>) = pushed.into_iter().unzip();
+            sqlx::query(
+                "SELECT 1 FROM devices d \
+                 JOIN UNNEST($2::text[], $3::text[]) AS p (user_id, device_id) \
+                   ON d.user_id = p.user_id AND d.device_id = p.device_id \
+                 WHERE d.app_id = $1 ORDER BY d.user_id, d.device_id FOR NO KEY UPDATE OF d",
+            )
+            .bind(app)
+            .bind(&users)
+            .bind(&devices)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+            let rows = sqlx::query(
+                "UPDATE devices d SET badge = d.badge + 1 \
+                 FROM UNNEST($2::text[], $3::text[]) AS p (user_id, device_id) \
+                 WHERE d.app_id = $1 AND d.user_id = p.user_id AND d.device_id = p.device_id \
+                 RETURNING d.user_id, d.device_id, d.badge",
+            )
+            .bind(app)
+            .bind(&users)
+            .bind(&devices)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?;
+            for row in rows {
+                badges.insert(
+                    (
+                        row.try_get("user_id").map_err(backend)?,
+                        row.try_get("device_id").map_err(backend)?,
+                    ),
+                    row.try_get("badge").map_err(backend)?,
+                );
+            }
+        }
+
+        if !plans.is_empty() {
+            // Rows are inserted in plan order (ordinality), so ids ascend as on SQLite.
+            let c = DeliveryColumns::new(plans, &badges);
+            sqlx::query(
+                "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, \
+                   certificate_id, vendor, token, badge, sound, state, expires_at, created_at, updated_at) \
+                 SELECT $1, $2, p.user_id, p.device_id, p.decision, p.reason, p.certificate_id, p.vendor, \
+                   p.token, p.badge, p.sound, p.state, p.expires_at, $3, $3 \
+                 FROM UNNEST($4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::text[], \
+                   $10::text[], $11::bigint[], $12::text[], $13::text[], $14::bigint[]) WITH ORDINALITY \
+                   AS p (user_id, device_id, decision, reason, certificate_id, vendor, token, badge, sound, \
+                     state, expires_at, n) \
+                 ORDER BY p.n",
+            )
+            .bind(app)
+            .bind(&message.id)
+            .bind(now)
+            .bind(&c.user_id)
+            .bind(&c.device_id)
+            .bind(&c.decision)
+            .bind(&c.reason)
+            .bind(&c.certificate_id)
+            .bind(&c.vendor)
+            .bind(&c.token)
+            .bind(&c.badge)
+            .bind(&c.sound)
+            .bind(&c.state)
+            .bind(&c.expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        let mut leased = Vec::new();
+        if let Some(lease_until) = lease_until {
+            leased = sqlx::query(&format!(
+                "UPDATE deliveries SET state = 'in_flight', lease_until = $3 \
+                 WHERE app_id = $1 AND message_id = $2 AND state = 'queued' RETURNING {JOB_COLUMNS}"
+            ))
+            .bind(app)
+            .bind(&message.id)
+            .bind(lease_until)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(backend)?
+            .iter()
+            .map(job_from_row)
+            .collect::<StoreResult<Vec<_>>>()?;
+            leased.sort_by_key(|j| j.id);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok((seqs, leased))
     }
 }

@@ -78,7 +78,7 @@ impl AppStore for SqliteStore {
         let done = sqlx::query("UPDATE apps SET secret = $1 WHERE id = $2")
             .bind(sealed)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         if done.rows_affected() == 0 {

@@ -100,7 +100,7 @@ impl GroupStore for SqliteStore {
         let done = sqlx::query("DELETE FROM chat_groups WHERE app_id = $1 AND id = $2")
             .bind(app)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         if done.rows_affected() == 0 {

@@ -8,6 +8,7 @@ use herald_core::delivery::{JobResult, PushJob};
 use herald_core::store::{JobQueue, StoreResult};
 use herald_core::{StoreError, Vendor, now_millis};
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 /// Leases due jobs. SQLite uses a partial index only when the query repeats the index's own
 /// condition (`state IN ('queued', 'in_flight')`); `state = 'queued'` alone does not count,
@@ -22,6 +23,29 @@ const CLAIM: &str = "UPDATE deliveries SET state = 'in_flight', lease_until = $1
 const NEXT_DUE: &str = "SELECT MIN(due) AS due FROM ( \
                SELECT MIN(not_before) AS due FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' \
                UNION ALL SELECT MIN(lease_until) FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'in_flight')";
+
+/// A push job from a delivery row with the columns `CLAIM` returns.
+fn job_from_row(r: &SqliteRow) -> StoreResult<PushJob> {
+    let vendor: String = r.try_get("vendor").map_err(backend)?;
+    let attempts: i64 = r.try_get("attempts").map_err(backend)?;
+    Ok(PushJob {
+        id: r.try_get("id").map_err(backend)?,
+        app_id: r.try_get("app_id").map_err(backend)?,
+        message_id: r.try_get("message_id").map_err(backend)?,
+        user_id: r.try_get("user_id").map_err(backend)?,
+        device_id: r.try_get("device_id").map_err(backend)?,
+        certificate_id: r.try_get("certificate_id").map_err(backend)?,
+        vendor: vendor
+            .parse::<Vendor>()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        token: r.try_get("token").map_err(backend)?,
+        badge: r.try_get("badge").map_err(backend)?,
+        sound: r.try_get("sound").map_err(backend)?,
+        attempts: u32::try_from(attempts).unwrap_or(0),
+        expires_at: r.try_get("expires_at").map_err(backend)?,
+        created_at: r.try_get("created_at").map_err(backend)?,
+    })
+}
 
 #[async_trait]
 impl JobQueue for SqliteStore {
@@ -38,30 +62,7 @@ impl JobQueue for SqliteStore {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        let mut jobs = rows
-            .iter()
-            .map(|r| {
-                let vendor: String = r.try_get("vendor").map_err(backend)?;
-                let attempts: i64 = r.try_get("attempts").map_err(backend)?;
-                Ok(PushJob {
-                    id: r.try_get("id").map_err(backend)?,
-                    app_id: r.try_get("app_id").map_err(backend)?,
-                    message_id: r.try_get("message_id").map_err(backend)?,
-                    user_id: r.try_get("user_id").map_err(backend)?,
-                    device_id: r.try_get("device_id").map_err(backend)?,
-                    certificate_id: r.try_get("certificate_id").map_err(backend)?,
-                    vendor: vendor
-                        .parse::<Vendor>()
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    token: r.try_get("token").map_err(backend)?,
-                    badge: r.try_get("badge").map_err(backend)?,
-                    sound: r.try_get("sound").map_err(backend)?,
-                    attempts: u32::try_from(attempts).unwrap_or(0),
-                    expires_at: r.try_get("expires_at").map_err(backend)?,
-                    created_at: r.try_get("created_at").map_err(backend)?,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
+        let mut jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
     }

@@ -4,13 +4,14 @@
 
 use super::{SqliteStore, backend, from_json, to_json};
 use async_trait::async_trait;
-use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState};
+use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState, PushJob};
 use herald_core::message::Message;
 use herald_core::store::{MessageStore, Recipient, StoreResult};
-use herald_core::{PushSettings, StoreError, Vendor, now_millis};
+use herald_core::{Millis, PushSettings, StoreError, Vendor, now_millis};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
+use tokio::sync::oneshot;
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound parameters).
 const CHUNK: usize = 500;
@@ -125,115 +126,17 @@ impl MessageStore for SqliteStore {
         inbox_users: &[String],
         plans: &[DeliveryPlan],
     ) -> StoreResult<BTreeMap<String, i64>> {
-        let app = message.app_id.as_str();
-        let now = now_millis();
-        let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(app)
-        .bind(&message.id)
-        .bind(&message.from)
-        .bind(to_json(message))
-        .bind(message.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
+        Ok(self.commit(message, inbox_users, plans, None).await?.0)
+    }
 
-        // Each inbox user's next sequence number, then the inbox rows.
-        let mut seqs = BTreeMap::new();
-        for chunk in inbox_users.chunks(CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("UPDATE users SET last_seq = last_seq + 1 WHERE app_id = ");
-            q.push_bind(app).push(" AND id IN (");
-            let mut list = q.separated(", ");
-            for user in chunk {
-                list.push_bind(user);
-            }
-            q.push(") RETURNING id, last_seq");
-            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
-                seqs.insert(
-                    row.try_get::<String, _>("id").map_err(backend)?,
-                    row.try_get::<i64, _>("last_seq").map_err(backend)?,
-                );
-            }
-        }
-        let entries: Vec<(&String, &i64)> = seqs.iter().collect();
-        for chunk in entries.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO inbox (app_id, user_id, seq, message_id) ");
-            q.push_values(chunk, |mut row, (user, seq)| {
-                row.push_bind(app)
-                    .push_bind(*user)
-                    .push_bind(**seq)
-                    .push_bind(&message.id);
-            });
-            q.build().execute(&mut *tx).await.map_err(backend)?;
-        }
-
-        // Every pushed device's badge goes up by one; the job carries the new number.
-        let pushed: Vec<&DeliveryPlan> = plans.iter().filter(|p| p.push.is_some()).collect();
-        let mut badges: HashMap<(String, String), i64> = HashMap::new();
-        // Per chunk, one statement: the user ids narrow the rows through the primary key, the
-        // exact (user, device) pairs then select the devices.
-        for chunk in pushed.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET badge = badge + 1 WHERE app_id = ");
-            q.push_bind(app).push(" AND user_id IN (");
-            let mut users = q.separated(", ");
-            for plan in chunk {
-                users.push_bind(&plan.user_id);
-            }
-            q.push(") AND (user_id || char(31) || device_id) IN (");
-            let mut pairs = q.separated(", ");
-            for plan in chunk {
-                pairs.push_bind(format!("{}\u{1f}{}", plan.user_id, plan.device_id));
-            }
-            q.push(") RETURNING user_id, device_id, badge");
-            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
-                badges.insert(
-                    (
-                        row.try_get("user_id").map_err(backend)?,
-                        row.try_get("device_id").map_err(backend)?,
-                    ),
-                    row.try_get("badge").map_err(backend)?,
-                );
-            }
-        }
-
-        for chunk in plans.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, certificate_id, \
-                 vendor, token, badge, sound, state, expires_at, created_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut row, plan| {
-                let state = match (&plan.push, plan.decision.live()) {
-                    (Some(_), _) => DeliveryState::Queued,
-                    (None, true) => DeliveryState::Live,
-                    (None, false) => DeliveryState::Skipped,
-                };
-                let badge = badges
-                    .get(&(plan.user_id.clone(), plan.device_id.clone()))
-                    .copied()
-                    .unwrap_or(0);
-                row.push_bind(app)
-                    .push_bind(&message.id)
-                    .push_bind(&plan.user_id)
-                    .push_bind(&plan.device_id)
-                    .push_bind(plan.decision.as_str())
-                    .push_bind(plan.reason.as_str())
-                    .push_bind(plan.push.as_ref().map(|p| p.certificate_id))
-                    .push_bind(plan.push.as_ref().map(|p| p.vendor.as_str()))
-                    .push_bind(plan.push.as_ref().map(|p| p.token.clone()))
-                    .push_bind(badge)
-                    .push_bind(plan.push.as_ref().and_then(|p| p.sound.clone()))
-                    .push_bind(state.as_str())
-                    .push_bind(plan.push.as_ref().map(|p| p.expires_at).unwrap_or(0))
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            q.build().execute(&mut *tx).await.map_err(backend)?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(seqs)
+    async fn commit_message_leased(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+        lease_until: Millis,
+    ) -> StoreResult<(BTreeMap<String, i64>, Vec<PushJob>)> {
+        self.commit(message, inbox_users, plans, Some(lease_until)).await
     }
 
     async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message> {
@@ -287,7 +190,7 @@ impl MessageStore for SqliteStore {
         .bind(user)
         .bind(device)
         .bind(seq)
-        .execute(&self.pool)
+        .execute(&mut *self.writer().await?)
         .await
         .map_err(backend)?;
         Ok(())
@@ -310,9 +213,12 @@ impl MessageStore for SqliteStore {
             .unwrap_or(0))
     }
 
+    /// Without statistics SQLite prefers the per-device index for the `ORDER BY` and then
+    /// reads every delivery of the app; the message index reads only this message's rows.
     async fn message_deliveries(&self, app: &str, message: &str) -> StoreResult<Vec<DeliveryRecord>> {
         let rows = sqlx::query(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE app_id = $1 AND message_id = $2 ORDER BY user_id, device_id"
+            "SELECT {DELIVERY_COLUMNS} FROM deliveries INDEXED BY deliveries_message \
+             WHERE app_id = $1 AND message_id = $2 ORDER BY user_id, device_id"
         ))
         .bind(app)
         .bind(message)
@@ -367,4 +273,280 @@ impl MessageStore for SqliteStore {
             })
             .collect()
     }
+}
+
+/// What a message commit returns: each inbox user's sequence number, the leased jobs.
+type Committed = (BTreeMap<String, i64>, Vec<PushJob>);
+
+/// Messages with at most this many delivery rows share write transactions (group commit);
+/// larger ones are worth a transaction of their own, and copying them would cost memory.
+const GROUP_COMMIT_MAX_PLANS: usize = 256;
+
+/// A small message commit waiting for the writer.
+#[derive(Debug)]
+pub(crate) struct PendingCommit {
+    message: Message,
+    inbox_users: Vec<String>,
+    plans: Vec<DeliveryPlan>,
+    lease_until: Option<Millis>,
+    reply: oneshot::Sender<StoreResult<Committed>>,
+}
+
+impl SqliteStore {
+    /// The message commit, leasing the push jobs to the caller when `lease_until` is given.
+    ///
+    /// SQLite has one writer, and at a thousand messages a second the cost of each write
+    /// transaction (taking the lock, the commit, its pages in the WAL) is what limits. Small
+    /// commits therefore queue; whoever gets the writer next writes every queued one in one
+    /// transaction. Should one of them fail, the group is rolled back and each is written
+    /// alone, so a bad message never takes the others down with it.
+    async fn commit(
+        &self,
+        message: &Message,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+        lease_until: Option<Millis>,
+    ) -> StoreResult<Committed> {
+        if plans.len() > GROUP_COMMIT_MAX_PLANS {
+            let mut tx = self.write().await?;
+            let committed = write_message(&mut tx, message, inbox_users, plans, lease_until).await?;
+            tx.commit().await.map_err(backend)?;
+            return Ok(committed);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.commits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(PendingCommit {
+                message: message.clone(),
+                inbox_users: inbox_users.to_vec(),
+                plans: plans.to_vec(),
+                lease_until,
+                reply,
+            });
+        let turn = self.writer.clone().lock_owned().await;
+        let group = std::mem::take(
+            &mut *self
+                .commits
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if !group.is_empty() {
+            // A task of its own: a caller that goes away (its client hung up) must not abort
+            // the others' commits.
+            let store = self.clone();
+            let _ = tokio::spawn(async move { store.commit_group(turn, group).await }).await;
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Backend("the message commit was abandoned".into())))
+    }
+
+    async fn commit_group(&self, turn: tokio::sync::OwnedMutexGuard<()>, group: Vec<PendingCommit>) {
+        let mut tx = match self.write_with(turn).await {
+            Ok(tx) => tx,
+            Err(error) => {
+                let reason = error.to_string();
+                for pending in group {
+                    let _ = pending
+                        .reply
+                        .send(Err(StoreError::Backend(reason.clone().into())));
+                }
+                return;
+            }
+        };
+        let mut written = Vec::with_capacity(group.len());
+        for p in &group {
+            match write_message(&mut tx, &p.message, &p.inbox_users, &p.plans, p.lease_until).await {
+                Ok(committed) => written.push(committed),
+                Err(_) => break,
+            }
+        }
+        let committed = if written.len() == group.len() {
+            tx.commit().await.is_ok()
+        } else {
+            // Rolls back, and gives the writer turn back for the commits one by one below.
+            drop(tx);
+            false
+        };
+        if committed {
+            for (pending, committed) in group.into_iter().zip(written) {
+                let _ = pending.reply.send(Ok(committed));
+            }
+            return;
+        }
+        // One of them failed (or the commit did): each on its own, to give each its answer.
+        for pending in group {
+            let alone = async {
+                let mut tx = self.write().await?;
+                let committed = write_message(
+                    &mut tx,
+                    &pending.message,
+                    &pending.inbox_users,
+                    &pending.plans,
+                    pending.lease_until,
+                )
+                .await?;
+                tx.commit().await.map_err(backend)?;
+                Ok(committed)
+            };
+            let _ = pending.reply.send(alone.await);
+        }
+    }
+}
+
+/// Writes one message with its inbox entries, delivery rows and jobs in the open transaction.
+async fn write_message(
+    tx: &mut SqliteConnection,
+    message: &Message,
+    inbox_users: &[String],
+    plans: &[DeliveryPlan],
+    lease_until: Option<Millis>,
+) -> StoreResult<Committed> {
+    let app = message.app_id.as_str();
+    let now = now_millis();
+    sqlx::query("INSERT INTO messages (app_id, id, sender, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(app)
+        .bind(&message.id)
+        .bind(&message.from)
+        .bind(to_json(message))
+        .bind(message.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+
+    // Each inbox user's next sequence number, then the inbox rows.
+    let mut seqs = BTreeMap::new();
+    for chunk in inbox_users.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE users SET last_seq = last_seq + 1 WHERE app_id = ");
+        q.push_bind(app).push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for user in chunk {
+            list.push_bind(user);
+        }
+        q.push(") RETURNING id, last_seq");
+        for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+            seqs.insert(
+                row.try_get::<String, _>("id").map_err(backend)?,
+                row.try_get::<i64, _>("last_seq").map_err(backend)?,
+            );
+        }
+    }
+    let entries: Vec<(&String, &i64)> = seqs.iter().collect();
+    for chunk in entries.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO inbox (app_id, user_id, seq, message_id) ");
+        q.push_values(chunk, |mut row, (user, seq)| {
+            row.push_bind(app)
+                .push_bind(*user)
+                .push_bind(**seq)
+                .push_bind(&message.id);
+        });
+        q.build().execute(&mut *tx).await.map_err(backend)?;
+    }
+
+    // Every pushed device's badge goes up by one; the job carries the new number.
+    let pushed: Vec<&DeliveryPlan> = plans.iter().filter(|p| p.push.is_some()).collect();
+    let mut badges: HashMap<(String, String), i64> = HashMap::new();
+    // Per chunk, one statement: the user ids narrow the rows through the primary key, the
+    // exact (user, device) pairs then select the devices.
+    for chunk in pushed.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET badge = badge + 1 WHERE app_id = ");
+        q.push_bind(app).push(" AND user_id IN (");
+        let mut users = q.separated(", ");
+        for plan in chunk {
+            users.push_bind(&plan.user_id);
+        }
+        q.push(") AND (user_id || char(31) || device_id) IN (");
+        let mut pairs = q.separated(", ");
+        for plan in chunk {
+            pairs.push_bind(format!("{}\u{1f}{}", plan.user_id, plan.device_id));
+        }
+        q.push(") RETURNING user_id, device_id, badge");
+        for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+            badges.insert(
+                (
+                    row.try_get("user_id").map_err(backend)?,
+                    row.try_get("device_id").map_err(backend)?,
+                ),
+                row.try_get("badge").map_err(backend)?,
+            );
+        }
+    }
+
+    // Leased jobs are written in flight (and read back by their ids) in the same statement.
+    let mut leased = Vec::new();
+    let mut ids: HashMap<(String, String), i64> = HashMap::new();
+    for chunk in plans.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, certificate_id, \
+                 vendor, token, badge, sound, state, lease_until, expires_at, created_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut row, plan| {
+            let state = match (&plan.push, plan.decision.live(), lease_until) {
+                (Some(_), _, Some(_)) => DeliveryState::InFlight,
+                (Some(_), _, None) => DeliveryState::Queued,
+                (None, true, _) => DeliveryState::Live,
+                (None, false, _) => DeliveryState::Skipped,
+            };
+            let badge = badges
+                .get(&(plan.user_id.clone(), plan.device_id.clone()))
+                .copied()
+                .unwrap_or(0);
+            row.push_bind(app)
+                .push_bind(&message.id)
+                .push_bind(&plan.user_id)
+                .push_bind(&plan.device_id)
+                .push_bind(plan.decision.as_str())
+                .push_bind(plan.reason.as_str())
+                .push_bind(plan.push.as_ref().map(|p| p.certificate_id))
+                .push_bind(plan.push.as_ref().map(|p| p.vendor.as_str()))
+                .push_bind(plan.push.as_ref().map(|p| p.token.clone()))
+                .push_bind(badge)
+                .push_bind(plan.push.as_ref().and_then(|p| p.sound.clone()))
+                .push_bind(state.as_str())
+                .push_bind(plan.push.as_ref().and(lease_until).unwrap_or(0))
+                .push_bind(plan.push.as_ref().map(|p| p.expires_at).unwrap_or(0))
+                .push_bind(now)
+                .push_bind(now);
+        });
+        if lease_until.is_some() {
+            q.push(" RETURNING id, user_id, device_id");
+            for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+                ids.insert(
+                    (
+                        row.try_get("user_id").map_err(backend)?,
+                        row.try_get("device_id").map_err(backend)?,
+                    ),
+                    row.try_get("id").map_err(backend)?,
+                );
+            }
+        } else {
+            q.build().execute(&mut *tx).await.map_err(backend)?;
+        }
+    }
+    for plan in plans.iter().filter(|_| lease_until.is_some()) {
+        let Some(push) = &plan.push else { continue };
+        let key = (plan.user_id.clone(), plan.device_id.clone());
+        let id = ids
+            .get(&key)
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt(format!("no delivery row for {key:?}")))?;
+        leased.push(PushJob {
+            id,
+            app_id: app.to_string(),
+            message_id: message.id.clone(),
+            user_id: plan.user_id.clone(),
+            device_id: plan.device_id.clone(),
+            certificate_id: push.certificate_id,
+            vendor: push.vendor,
+            token: push.token.clone(),
+            badge: badges.get(&key).copied().unwrap_or(0),
+            sound: push.sound.clone(),
+            attempts: 0,
+            expires_at: push.expires_at,
+            created_at: now,
+        });
+    }
+    leased.sort_by_key(|j| j.id);
+    Ok((seqs, leased))
 }

@@ -45,7 +45,7 @@ impl MetaStore for SqliteStore {
         let done = sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(ADMIN_TOKEN_HASH)
             .bind(hash)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         Ok(done.rows_affected() == 1)

@@ -21,10 +21,16 @@ use std::time::Duration;
 /// Herald's store on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    /// Connections for reads.
     pool: SqlitePool,
+    /// The one connection that writes. Its own page cache stays valid between its writes,
+    /// and a writer never waits for a connection behind a crowd of readers.
+    writes: SqlitePool,
     sealer: Sealer,
     /// Queue of this process's writers (see [`SqliteStore::write`]).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Small message commits waiting to be written together (group commit).
+    commits: std::sync::Arc<std::sync::Mutex<Vec<messages::PendingCommit>>>,
 }
 
 impl SqliteStore {
@@ -35,16 +41,29 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Pages are read through a memory map instead of a `pread` copy each: every write
+            // makes the other connections drop their page caches, so reads are constant.
+            .pragma("mmap_size", "1073741824");
+        // No ping before each use: the database is a local file, and the ping is one more
+        // round trip to the connection's thread on every statement.
+        let writes = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&writes).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         let store = Self {
             pool,
+            writes,
             sealer,
             writer: std::sync::Arc::default(),
+            commits: std::sync::Arc::default(),
         };
         store.check_master_key().await?;
         Ok(store)
@@ -58,8 +77,20 @@ impl SqliteStore {
     /// of latency with the cores half idle); a fair queue hands the lock over at once.
     async fn write(&self) -> Result<WriteTx, StoreError> {
         let turn = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        self.write_with(turn).await
+    }
+
+    /// A write transaction for a writer whose turn came.
+    async fn write_with(&self, turn: tokio::sync::OwnedMutexGuard<()>) -> Result<WriteTx, StoreError> {
+        let tx = self.writes.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
         Ok(WriteTx { tx, _turn: turn })
+    }
+
+    /// The writing connection, for one statement that is a transaction by itself.
+    async fn writer(&self) -> Result<WriteConn, StoreError> {
+        let turn = self.writer.clone().lock_owned().await;
+        let conn = self.writes.acquire().await.map_err(backend)?;
+        Ok(WriteConn { conn, _turn: turn })
     }
 }
 
@@ -73,6 +104,25 @@ impl WriteTx {
     /// Commits and gives the writer turn to the next in line.
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
+    }
+}
+
+/// The writing connection, outside a transaction, holding this process's writer turn.
+pub(crate) struct WriteConn {
+    conn: sqlx::pool::PoolConnection<Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for WriteConn {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
     }
 }
 

@@ -102,7 +102,7 @@ impl UserStore for SqliteStore {
             .bind(app)
             .bind(user)
             .bind(to_json(settings))
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         if done.rows_affected() == 0 {
