@@ -41,10 +41,7 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // Pages are read through a memory map instead of a `pread` copy each: every write
-            // makes the other connections drop their page caches, so reads are constant.
-            .pragma("mmap_size", "1073741824");
+            .busy_timeout(Duration::from_secs(10));
         // No ping before each use: the database is a local file, and the ping is one more
         // round trip to the connection's thread on every statement.
         let writes = SqlitePoolOptions::new()
