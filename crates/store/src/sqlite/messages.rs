@@ -4,12 +4,12 @@
 
 use super::{SqliteStore, backend, from_json, to_json};
 use async_trait::async_trait;
-use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState, PushJob};
+use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState, PlannedPush, PushJob};
 use herald_core::message::Message;
 use herald_core::store::{MessageStore, Recipient, StoreResult};
 use herald_core::{Millis, PushSettings, StoreError, Vendor, now_millis};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Column, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
 use tokio::sync::oneshot;
 
@@ -51,6 +51,8 @@ pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> 
 impl MessageStore for SqliteStore {
     async fn recipients(&self, app: &str, users: &[String]) -> StoreResult<Vec<Recipient>> {
         let mut recipients: BTreeMap<String, Recipient> = BTreeMap::new();
+        // Per chunk, users and their devices in one round trip (two statements; a user row is
+        // the one with `push_settings`). Users come first, so each device finds its user.
         for chunk in users.chunks(CHUNK) {
             let mut q =
                 QueryBuilder::<Sqlite>::new("SELECT id, nickname, push_settings FROM users WHERE app_id = ");
@@ -59,26 +61,8 @@ impl MessageStore for SqliteStore {
             for user in chunk {
                 list.push_bind(user);
             }
-            q.push(")");
-            for row in q.build().fetch_all(&self.pool).await.map_err(backend)? {
-                let id: String = row.try_get("id").map_err(backend)?;
-                let settings: Option<String> = row.try_get("push_settings").map_err(backend)?;
-                let settings = match settings {
-                    Some(text) => from_json::<PushSettings>("push_settings", &text)?,
-                    None => PushSettings::default(),
-                };
-                recipients.insert(
-                    id.clone(),
-                    Recipient {
-                        user_id: id,
-                        nickname: row.try_get("nickname").map_err(backend)?,
-                        settings,
-                        devices: Vec::new(),
-                    },
-                );
-            }
-            let mut q = QueryBuilder::<Sqlite>::new(format!(
-                "SELECT {} FROM devices WHERE app_id = ",
+            q.push(format!(
+                "); SELECT {} FROM devices WHERE app_id = ",
                 super::devices::COLUMNS
             ));
             q.push_bind(app).push(" AND user_id IN (");
@@ -88,9 +72,27 @@ impl MessageStore for SqliteStore {
             }
             q.push(") ORDER BY user_id, device_id");
             for row in q.build().fetch_all(&self.pool).await.map_err(backend)? {
-                let device = super::devices::device_from_row(&row)?;
-                if let Some(recipient) = recipients.get_mut(&device.user_id) {
-                    recipient.devices.push(device);
+                if row.columns().iter().any(|c| c.name() == "push_settings") {
+                    let id: String = row.try_get("id").map_err(backend)?;
+                    let settings: Option<String> = row.try_get("push_settings").map_err(backend)?;
+                    let settings = match settings {
+                        Some(text) => from_json::<PushSettings>("push_settings", &text)?,
+                        None => PushSettings::default(),
+                    };
+                    recipients.insert(
+                        id.clone(),
+                        Recipient {
+                            user_id: id,
+                            nickname: row.try_get("nickname").map_err(backend)?,
+                            settings,
+                            devices: Vec::new(),
+                        },
+                    );
+                } else {
+                    let device = super::devices::device_from_row(&row)?;
+                    if let Some(recipient) = recipients.get_mut(&device.user_id) {
+                        recipient.devices.push(device);
+                    }
                 }
             }
         }
@@ -357,7 +359,7 @@ impl SqliteStore {
         };
         let mut written = Vec::with_capacity(group.len());
         for p in &group {
-            match write_message(&mut tx, &p.message, &p.inbox_users, &p.plans, p.lease_until).await {
+            match write_small_message(&mut tx, &p.message, &p.inbox_users, &p.plans, p.lease_until).await {
                 Ok(committed) => written.push(committed),
                 Err(_) => break,
             }
@@ -392,6 +394,173 @@ impl SqliteStore {
             };
             let _ = pending.reply.send(alone.await);
         }
+    }
+}
+
+/// [`write_message`] for a small message, in one round trip to the connection's thread: the
+/// statements go as one multi-statement query, the inbox rows take their numbers and the
+/// delivery rows their badges from the rows updated just before them, and the rows every
+/// `RETURNING` gives come back together (told apart by their columns).
+async fn write_small_message(
+    tx: &mut SqliteConnection,
+    message: &Message,
+    inbox_users: &[String],
+    plans: &[DeliveryPlan],
+    lease_until: Option<Millis>,
+) -> StoreResult<Committed> {
+    let app = message.app_id.as_str();
+    let now = now_millis();
+    let mut q =
+        QueryBuilder::<Sqlite>::new("INSERT INTO messages (app_id, id, sender, body, created_at) VALUES (");
+    {
+        let mut values = q.separated(", ");
+        values
+            .push_bind(app)
+            .push_bind(&message.id)
+            .push_bind(&message.from)
+            .push_bind(to_json(message))
+            .push_bind(message.created_at);
+    }
+    q.push(");");
+    if !inbox_users.is_empty() {
+        q.push("UPDATE users SET last_seq = last_seq + 1 WHERE app_id = ");
+        q.push_bind(app).push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for user in inbox_users {
+            list.push_bind(user);
+        }
+        q.push(") RETURNING id AS seq_user, last_seq;");
+        q.push("INSERT INTO inbox (app_id, user_id, seq, message_id) SELECT app_id, id, last_seq, ");
+        q.push_bind(&message.id).push(" FROM users WHERE app_id = ");
+        q.push_bind(app).push(" AND id IN (");
+        let mut list = q.separated(", ");
+        for user in inbox_users {
+            list.push_bind(user);
+        }
+        q.push(");");
+    }
+    let pushed: Vec<&DeliveryPlan> = plans.iter().filter(|p| p.push.is_some()).collect();
+    if !pushed.is_empty() {
+        // The user ids narrow the rows through the primary key; the pairs pick the devices.
+        q.push("UPDATE devices SET badge = badge + 1 WHERE app_id = ");
+        q.push_bind(app).push(" AND user_id IN (");
+        let mut users = q.separated(", ");
+        for plan in &pushed {
+            users.push_bind(&plan.user_id);
+        }
+        q.push(") AND (user_id || char(31) || device_id) IN (");
+        let mut pairs = q.separated(", ");
+        for plan in &pushed {
+            pairs.push_bind(format!("{}\u{1f}{}", plan.user_id, plan.device_id));
+        }
+        q.push(");");
+    }
+    if !plans.is_empty() {
+        q.push(
+            "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, certificate_id, \
+             vendor, token, sound, state, lease_until, expires_at, created_at, updated_at, badge) ",
+        );
+        q.push_values(plans, |mut row, plan| {
+            let state = delivery_state(plan, lease_until);
+            row.push_bind(app)
+                .push_bind(&message.id)
+                .push_bind(&plan.user_id)
+                .push_bind(&plan.device_id)
+                .push_bind(plan.decision.as_str())
+                .push_bind(plan.reason.as_str())
+                .push_bind(plan.push.as_ref().map(|p| p.certificate_id))
+                .push_bind(plan.push.as_ref().map(|p| p.vendor.as_str()))
+                .push_bind(plan.push.as_ref().map(|p| p.token.clone()))
+                .push_bind(plan.push.as_ref().and_then(|p| p.sound.clone()))
+                .push_bind(state.as_str())
+                .push_bind(plan.push.as_ref().and(lease_until).unwrap_or(0))
+                .push_bind(plan.push.as_ref().map(|p| p.expires_at).unwrap_or(0))
+                .push_bind(now)
+                .push_bind(now);
+            if plan.push.is_some() {
+                row.push("COALESCE((SELECT badge FROM devices WHERE app_id = ")
+                    .push_bind_unseparated(app)
+                    .push_unseparated(" AND user_id = ")
+                    .push_bind_unseparated(&plan.user_id)
+                    .push_unseparated(" AND device_id = ")
+                    .push_bind_unseparated(&plan.device_id)
+                    .push_unseparated("), 0)");
+            } else {
+                row.push("0");
+            }
+        });
+        q.push(" RETURNING id, user_id, device_id, badge;");
+    }
+    let mut seqs = BTreeMap::new();
+    let mut rows: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+        if row.columns().iter().any(|c| c.name() == "last_seq") {
+            seqs.insert(
+                row.try_get::<String, _>("seq_user").map_err(backend)?,
+                row.try_get::<i64, _>("last_seq").map_err(backend)?,
+            );
+        } else {
+            rows.insert(
+                (
+                    row.try_get("user_id").map_err(backend)?,
+                    row.try_get("device_id").map_err(backend)?,
+                ),
+                (
+                    row.try_get("id").map_err(backend)?,
+                    row.try_get::<Option<i64>, _>("badge")
+                        .map_err(backend)?
+                        .unwrap_or(0),
+                ),
+            );
+        }
+    }
+    let mut leased = Vec::new();
+    for plan in plans.iter().filter(|_| lease_until.is_some()) {
+        let Some(push) = &plan.push else { continue };
+        let key = (plan.user_id.clone(), plan.device_id.clone());
+        let (id, badge) = rows
+            .get(&key)
+            .copied()
+            .ok_or_else(|| StoreError::Corrupt(format!("no delivery row for {key:?}")))?;
+        leased.push(leased_job(message, plan, push, id, badge, now));
+    }
+    leased.sort_by_key(|j| j.id);
+    Ok((seqs, leased))
+}
+
+/// The state a new delivery row starts in.
+fn delivery_state(plan: &DeliveryPlan, lease_until: Option<Millis>) -> DeliveryState {
+    match (&plan.push, plan.decision.live(), lease_until) {
+        (Some(_), _, Some(_)) => DeliveryState::InFlight,
+        (Some(_), _, None) => DeliveryState::Queued,
+        (None, true, _) => DeliveryState::Live,
+        (None, false, _) => DeliveryState::Skipped,
+    }
+}
+
+/// The job of a delivery row written leased to the committing node.
+fn leased_job(
+    message: &Message,
+    plan: &DeliveryPlan,
+    push: &PlannedPush,
+    id: i64,
+    badge: i64,
+    now: Millis,
+) -> PushJob {
+    PushJob {
+        id,
+        app_id: message.app_id.clone(),
+        message_id: message.id.clone(),
+        user_id: plan.user_id.clone(),
+        device_id: plan.device_id.clone(),
+        certificate_id: push.certificate_id,
+        vendor: push.vendor,
+        token: push.token.clone(),
+        badge,
+        sound: push.sound.clone(),
+        attempts: 0,
+        expires_at: push.expires_at,
+        created_at: now,
     }
 }
 
@@ -482,12 +651,7 @@ async fn write_message(
                  vendor, token, badge, sound, state, lease_until, expires_at, created_at, updated_at) ",
         );
         q.push_values(chunk, |mut row, plan| {
-            let state = match (&plan.push, plan.decision.live(), lease_until) {
-                (Some(_), _, Some(_)) => DeliveryState::InFlight,
-                (Some(_), _, None) => DeliveryState::Queued,
-                (None, true, _) => DeliveryState::Live,
-                (None, false, _) => DeliveryState::Skipped,
-            };
+            let state = delivery_state(plan, lease_until);
             let badge = badges
                 .get(&(plan.user_id.clone(), plan.device_id.clone()))
                 .copied()
@@ -531,21 +695,8 @@ async fn write_message(
             .get(&key)
             .copied()
             .ok_or_else(|| StoreError::Corrupt(format!("no delivery row for {key:?}")))?;
-        leased.push(PushJob {
-            id,
-            app_id: app.to_string(),
-            message_id: message.id.clone(),
-            user_id: plan.user_id.clone(),
-            device_id: plan.device_id.clone(),
-            certificate_id: push.certificate_id,
-            vendor: push.vendor,
-            token: push.token.clone(),
-            badge: badges.get(&key).copied().unwrap_or(0),
-            sound: push.sound.clone(),
-            attempts: 0,
-            expires_at: push.expires_at,
-            created_at: now,
-        });
+        let badge = badges.get(&key).copied().unwrap_or(0);
+        leased.push(leased_job(message, plan, push, id, badge, now));
     }
     leased.sort_by_key(|j| j.id);
     Ok((seqs, leased))
