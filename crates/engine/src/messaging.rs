@@ -75,7 +75,19 @@ pub struct Messenger {
     hub: PresenceHub,
     wake: Arc<Notify>,
     handoff: Option<Handoff>,
+    certificates: CertificateCache,
 }
+
+/// Each app's certificates by id, as routing reads them.
+type Certificates = Arc<HashMap<i64, herald_core::Certificate>>;
+
+/// An app's certificates are read at most this often for routing: one store read less per
+/// message. A change made through this node is seen at once ([`Messenger::forget_certificates`]);
+/// another node of a cluster sees it within this time (as its adapters do).
+const CERTIFICATES_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Certificates recently read, per app.
+type CertificateCache = Arc<std::sync::Mutex<HashMap<String, (Certificates, std::time::Instant)>>>;
 
 /// Most pushes of one message handed straight to the dispatchers.
 const HANDOFF_MAX_PUSHES: usize = 100;
@@ -100,7 +112,43 @@ impl Messenger {
             hub,
             wake,
             handoff: None,
+            certificates: CertificateCache::default(),
         }
+    }
+
+    /// Drops the cached certificates of an app (one was added, changed or deleted).
+    pub fn forget_certificates(&self, app: &str) {
+        self.certificates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(app);
+    }
+
+    /// The app's certificates, read again when older than `CERTIFICATES_TTL`.
+    async fn certificates(&self, app: &str) -> Result<Certificates, StoreError> {
+        let cached = self
+            .certificates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(app)
+            .filter(|(_, read)| read.elapsed() < CERTIFICATES_TTL)
+            .map(|(certificates, _)| certificates.clone());
+        if let Some(certificates) = cached {
+            return Ok(certificates);
+        }
+        let certificates: Certificates = Arc::new(
+            self.store
+                .list_certificates(app)
+                .await?
+                .into_iter()
+                .map(|c| (c.id, c))
+                .collect(),
+        );
+        self.certificates
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(app.to_string(), (certificates.clone(), std::time::Instant::now()));
+        Ok(certificates)
     }
 
     /// Hands the push jobs of small messages straight to this node's dispatchers (only
@@ -161,12 +209,7 @@ impl Messenger {
             group_name,
             created_at: now,
         };
-        let certificates: HashMap<i64, herald_core::Certificate> = store
-            .list_certificates(&out.app)
-            .await?
-            .into_iter()
-            .map(|c| (c.id, c))
-            .collect();
+        let certificates = self.certificates(&out.app).await?;
         let conversation = message.to.conversation_for_recipient(&message.from);
         let at = jiff::Timestamp::now();
         let expires_at = now + i64::from(message.push.ttl()) * 1000;

@@ -122,6 +122,7 @@ pub async fn delete_app(
 ) -> ApiResult<StatusCode> {
     state.store.delete_app(&app).await?;
     state.secrets.forget(&app);
+    state.messenger.forget_certificates(&app);
     tracing::info!(%app, "App deleted.");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -130,6 +130,7 @@ pub async fn create_certificate(
     let vendor = parse_vendor(body.get("vendor"))?;
     let (cert, warnings) = build(vendor, body)?;
     let stored = state.store.create_certificate(&app, &cert).await?;
+    state.messenger.forget_certificates(&app);
     tracing::info!(%app, certificate = stored.id, %vendor, "Certificate created.");
     Ok((
         StatusCode::CREATED,
@@ -220,6 +221,7 @@ pub async fn update_certificate(
     }
     let (cert, warnings) = build(current.vendor, merged)?;
     let stored = state.store.replace_certificate(&app, id, &cert).await?;
+    state.messenger.forget_certificates(&app);
     tracing::info!(%app, certificate = id, "Certificate updated.");
     Ok(ApiJson(CertificateView::new(stored, warnings)))
 }
@@ -235,6 +237,7 @@ pub async fn delete_certificate(
 ) -> ApiResult<StatusCode> {
     let (app, id) = path;
     state.store.delete_certificate(&app, id).await?;
+    state.messenger.forget_certificates(&app);
     tracing::info!(%app, certificate = id, "Certificate deleted.");
     Ok(StatusCode::NO_CONTENT)
 }
