@@ -339,6 +339,15 @@ impl Inner {
         let mut replaced = false;
         {
             let mut state = self.state();
+            // This node's own put may be in the replica already (written by `announce`);
+            // the watch can still bring older changes of the key, which must not undo it.
+            if state
+                .holders
+                .get(&key)
+                .is_some_and(|holder| holder.revision > change.revision)
+            {
+                return;
+            }
             match change.value {
                 Some(node) => {
                     if node != self.node_id
@@ -717,6 +726,15 @@ impl ClusterPresence for NatsPresence {
                 state.local.remove(key);
             } else if let Some(announced) = state.local.get_mut(key) {
                 *announced = Some(announced.map_or(revision, |known| known.max(revision)));
+                // Known now, not only when the watch brings the put back: until then the
+                // replica would still name the previous holder.
+                state.holders.insert(
+                    key.clone(),
+                    Holder {
+                        node: inner.node_id.clone(),
+                        revision,
+                    },
+                );
             }
             newer
         };

@@ -8,6 +8,7 @@ use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryRecord, DeliveryState
 use herald_core::message::Message;
 use herald_core::store::{MessageStore, Recipient, StoreResult};
 use herald_core::{Millis, PushSettings, StoreError, Vendor, now_millis};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Column, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::{BTreeMap, HashMap};
@@ -456,27 +457,9 @@ async fn write_small_message(
         q.push(");");
     }
     if !plans.is_empty() {
-        q.push(
-            "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, certificate_id, \
-             vendor, token, sound, state, lease_until, expires_at, created_at, updated_at, badge) ",
-        );
+        q.push(INSERT_DELIVERIES);
         q.push_values(plans, |mut row, plan| {
-            let state = delivery_state(plan, lease_until);
-            row.push_bind(app)
-                .push_bind(&message.id)
-                .push_bind(&plan.user_id)
-                .push_bind(&plan.device_id)
-                .push_bind(plan.decision.as_str())
-                .push_bind(plan.reason.as_str())
-                .push_bind(plan.push.as_ref().map(|p| p.certificate_id))
-                .push_bind(plan.push.as_ref().map(|p| p.vendor.as_str()))
-                .push_bind(plan.push.as_ref().map(|p| p.token.clone()))
-                .push_bind(plan.push.as_ref().and_then(|p| p.sound.clone()))
-                .push_bind(state.as_str())
-                .push_bind(plan.push.as_ref().and(lease_until).unwrap_or(0))
-                .push_bind(plan.push.as_ref().map(|p| p.expires_at).unwrap_or(0))
-                .push_bind(now)
-                .push_bind(now);
+            bind_delivery(&mut row, message, plan, lease_until, now);
             if plan.push.is_some() {
                 row.push("COALESCE((SELECT badge FROM devices WHERE app_id = ")
                     .push_bind_unseparated(app)
@@ -526,6 +509,36 @@ async fn write_small_message(
     }
     leased.sort_by_key(|j| j.id);
     Ok((seqs, leased))
+}
+
+/// A new delivery row: the columns [`bind_delivery`] binds, then the badge.
+const INSERT_DELIVERIES: &str = "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, \
+     certificate_id, vendor, token, sound, state, lease_until, expires_at, created_at, updated_at, badge) ";
+
+/// Binds every column of a new delivery row but the badge (see `INSERT_DELIVERIES`).
+fn bind_delivery<'args>(
+    row: &mut Separated<'_, 'args, Sqlite, &'static str>,
+    message: &'args Message,
+    plan: &'args DeliveryPlan,
+    lease_until: Option<Millis>,
+    now: Millis,
+) {
+    let push = plan.push.as_ref();
+    row.push_bind(message.app_id.as_str())
+        .push_bind(&message.id)
+        .push_bind(&plan.user_id)
+        .push_bind(&plan.device_id)
+        .push_bind(plan.decision.as_str())
+        .push_bind(plan.reason.as_str())
+        .push_bind(push.map(|p| p.certificate_id))
+        .push_bind(push.map(|p| p.vendor.as_str()))
+        .push_bind(push.map(|p| p.token.as_str()))
+        .push_bind(push.and_then(|p| p.sound.as_deref()))
+        .push_bind(delivery_state(plan, lease_until).as_str())
+        .push_bind(push.and(lease_until).unwrap_or(0))
+        .push_bind(push.map(|p| p.expires_at).unwrap_or(0))
+        .push_bind(now)
+        .push_bind(now);
 }
 
 /// The state a new delivery row starts in.
@@ -646,32 +659,14 @@ async fn write_message(
     let mut leased = Vec::new();
     let mut ids: HashMap<(String, String), i64> = HashMap::new();
     for chunk in plans.chunks(CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, certificate_id, \
-                 vendor, token, badge, sound, state, lease_until, expires_at, created_at, updated_at) ",
-        );
+        let mut q = QueryBuilder::<Sqlite>::new(INSERT_DELIVERIES);
         q.push_values(chunk, |mut row, plan| {
-            let state = delivery_state(plan, lease_until);
+            bind_delivery(&mut row, message, plan, lease_until, now);
             let badge = badges
                 .get(&(plan.user_id.clone(), plan.device_id.clone()))
                 .copied()
                 .unwrap_or(0);
-            row.push_bind(app)
-                .push_bind(&message.id)
-                .push_bind(&plan.user_id)
-                .push_bind(&plan.device_id)
-                .push_bind(plan.decision.as_str())
-                .push_bind(plan.reason.as_str())
-                .push_bind(plan.push.as_ref().map(|p| p.certificate_id))
-                .push_bind(plan.push.as_ref().map(|p| p.vendor.as_str()))
-                .push_bind(plan.push.as_ref().map(|p| p.token.clone()))
-                .push_bind(badge)
-                .push_bind(plan.push.as_ref().and_then(|p| p.sound.clone()))
-                .push_bind(state.as_str())
-                .push_bind(plan.push.as_ref().and(lease_until).unwrap_or(0))
-                .push_bind(plan.push.as_ref().map(|p| p.expires_at).unwrap_or(0))
-                .push_bind(now)
-                .push_bind(now);
+            row.push_bind(badge);
         });
         if lease_until.is_some() {
             q.push(" RETURNING id, user_id, device_id");
