@@ -5,6 +5,7 @@
 //! server plug into the traits defined here.
 
 pub mod app;
+pub mod cache;
 pub mod certificate;
 pub mod delivery;
 pub mod device;

@@ -1,9 +1,11 @@
 //! Accepting a message: find the recipient devices, decide for each (core routing rules),
 //! commit the message with its inbox entries, delivery records and push jobs in one store
-//! transaction, then hand live copies to connected sessions and wake the dispatchers.
+//! transaction, then hand live copies to connected sessions and the jobs to the dispatchers
+//! (straight over for a small message, else by waking them to claim).
 
 use crate::dispatch::{Handed, Handoff};
 use crate::presence::{DeviceKey, PresenceHub, SessionSignal};
+use herald_core::cache::TtlCache;
 use herald_core::delivery::{DeliveryPlan, PlannedPush};
 use herald_core::message::{Destination, Message, MessageKind, PushInfo};
 use herald_core::notify::user_sound;
@@ -75,7 +77,7 @@ pub struct Messenger {
     hub: PresenceHub,
     wake: Arc<Notify>,
     handoff: Option<Handoff>,
-    certificates: CertificateCache,
+    certificates: TtlCache<Certificates>,
 }
 
 /// Each app's certificates by id, as routing reads them.
@@ -85,9 +87,6 @@ type Certificates = Arc<HashMap<i64, herald_core::Certificate>>;
 /// message. A change made through this node is seen at once ([`Messenger::forget_certificates`]);
 /// another node of a cluster sees it within this time (as its adapters do).
 const CERTIFICATES_TTL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Certificates recently read, per app.
-type CertificateCache = Arc<std::sync::Mutex<HashMap<String, (Certificates, std::time::Instant)>>>;
 
 /// Most pushes of one message handed straight to the dispatchers.
 const HANDOFF_MAX_PUSHES: usize = 100;
@@ -112,28 +111,18 @@ impl Messenger {
             hub,
             wake,
             handoff: None,
-            certificates: CertificateCache::default(),
+            certificates: TtlCache::new(CERTIFICATES_TTL),
         }
     }
 
     /// Drops the cached certificates of an app (one was added, changed or deleted).
     pub fn forget_certificates(&self, app: &str) {
-        self.certificates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(app);
+        self.certificates.forget(app);
     }
 
     /// The app's certificates, read again when older than `CERTIFICATES_TTL`.
     async fn certificates(&self, app: &str) -> Result<Certificates, StoreError> {
-        let cached = self
-            .certificates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(app)
-            .filter(|(_, read)| read.elapsed() < CERTIFICATES_TTL)
-            .map(|(certificates, _)| certificates.clone());
-        if let Some(certificates) = cached {
+        if let Some(certificates) = self.certificates.get(app) {
             return Ok(certificates);
         }
         let certificates: Certificates = Arc::new(
@@ -144,10 +133,7 @@ impl Messenger {
                 .map(|c| (c.id, c))
                 .collect(),
         );
-        self.certificates
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(app.to_string(), (certificates.clone(), std::time::Instant::now()));
+        self.certificates.put(app, certificates.clone());
         Ok(certificates)
     }
 

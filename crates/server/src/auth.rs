@@ -11,6 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine;
+use herald_core::cache::TtlCache;
 use herald_core::{Secret, StoreError};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -24,41 +25,29 @@ const SECRET_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// App secrets recently read, so that a busy app's requests do not each read and unseal the
 /// secret (one store round trip per request at a thousand messages a second).
-#[derive(Debug, Clone, Default)]
-pub struct SecretCache {
-    entries: std::sync::Arc<std::sync::Mutex<HashMap<String, CachedSecret>>>,
-}
+#[derive(Debug, Clone)]
+pub struct SecretCache(TtlCache<Secret<String>>);
 
-/// A secret and when it was read.
-type CachedSecret = (Secret<String>, std::time::Instant);
+impl Default for SecretCache {
+    fn default() -> Self {
+        Self(TtlCache::new(SECRET_CACHE_TTL))
+    }
+}
 
 impl SecretCache {
     /// The app's secret, from the cache when read less than `SECRET_CACHE_TTL` ago.
     pub async fn get(&self, store: &dyn herald_core::Store, app: &str) -> Result<Secret<String>, StoreError> {
-        let cached = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(app)
-            .filter(|(_, read)| read.elapsed() < SECRET_CACHE_TTL)
-            .map(|(secret, _)| secret.clone());
-        if let Some(secret) = cached {
+        if let Some(secret) = self.0.get(app) {
             return Ok(secret);
         }
         let secret = store.app_secret(app).await?;
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(app.to_string(), (secret.clone(), std::time::Instant::now()));
+        self.0.put(app, secret.clone());
         Ok(secret)
     }
 
     /// Drops the app's secret (rotated or deleted on this node).
     pub fn forget(&self, app: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(app);
+        self.0.forget(app);
     }
 }
 
