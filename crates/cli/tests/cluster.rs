@@ -121,6 +121,44 @@ async fn send_as(http: &reqwest::Client, base: &str, token: &str, to: &str, text
         .expect("json")
 }
 
+/// The database and NATS streams of the run, removed when the test ends, whether it passed or
+/// panicked, so a failed run leaves nothing behind on the shared services.
+struct SharedResources {
+    admin_url: String,
+    nats_url: String,
+    name: String,
+}
+
+impl SharedResources {
+    /// Removes them now, failing the test if that fails.
+    async fn remove(self) {
+        herald_store::jetstream::remove_cluster(&self.nats_url, &self.name)
+            .await
+            .expect("remove the cluster's streams");
+        herald_store::postgres::drop_database(&self.admin_url, &self.name)
+            .await
+            .expect("drop the database");
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for SharedResources {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime: clean up from a thread with a runtime of its own.
+        let (admin_url, nats_url, name) = (self.admin_url.clone(), self.nats_url.clone(), self.name.clone());
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async {
+                let _ = herald_store::jetstream::remove_cluster(&nats_url, &name).await;
+                let _ = herald_store::postgres::drop_database(&admin_url, &name).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
     if std::env::var("HERALD_TEST_BACKEND").map_or(true, |b| b != "cluster") {
@@ -139,11 +177,16 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
     let database_url = herald_store::postgres::create_database(&admin_url, &name)
         .await
         .expect("fresh database");
+    let nats_url = std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let shared = SharedResources {
+        admin_url: admin_url.clone(),
+        nats_url: nats_url.clone(),
+        name: name.clone(),
+    };
     // Every node of a cluster shares one master key: the secrets they seal are one store's.
     let key_file = dir.path().join("master.key");
     std::fs::write(&key_file, "ab".repeat(32)).expect("key");
     // The operator's way: one `cluster.toml` for every node (`herald serve --config`).
-    let nats_url = std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let config_file = dir.path().join("cluster.toml");
     std::fs::write(
         &config_file,
@@ -298,12 +341,7 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
     );
     drop((node_a, node_b));
     // The run leaves nothing on the shared services.
-    herald_store::jetstream::remove_cluster(&nats_url, &name)
-        .await
-        .expect("remove the cluster's streams");
-    herald_store::postgres::drop_database(&admin_url, &name)
-        .await
-        .expect("drop the database");
+    shared.remove().await;
     println!(
         "cluster test: 3 nodes, {MEMBERS} pushes, {delivered_before} delivered before node C was killed, every device got its push; \
          duplicates {duplicates} ({:.2} %)",

@@ -292,6 +292,11 @@ pub trait JobQueue: Send + Sync {
     async fn relay(&self, _limit: u32) -> StoreResult<usize> {
         Ok(0)
     }
+    /// Whether the queue can hand out jobs now (`/readyz`). A queue kept in the store is
+    /// ready whenever the store answers; a queue on a broker is not while it is cut off.
+    async fn ready(&self) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Everything Herald keeps.

@@ -151,6 +151,11 @@ impl Dispatcher {
         }
     }
 
+    /// Whether the job queue can hand out jobs now (see [`JobQueue::ready`]).
+    pub async fn ready(&self) -> Result<(), herald_core::StoreError> {
+        self.queue.ready().await
+    }
+
     /// The hand-off for message commits (see [`Handoff`]); it opens when the dispatchers start.
     pub fn handoff(&self) -> Handoff {
         self.handoff.clone()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, expect, valid_certificate, webpush_subscription};
+use common::{TestServer, expect, scale_out, valid_certificate, webpush_subscription};
 use reqwest::Method;
 use serde_json::json;
 
@@ -17,6 +17,127 @@ async fn health_and_readiness_answer_ok_without_credentials() {
             "{path}"
         );
     }
+}
+
+/// A TCP relay between Herald and NATS that the test can cut and restore, as a network
+/// partition would.
+struct Relay {
+    addr: std::net::SocketAddr,
+    target: String,
+    cut: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut relay = Self {
+            addr,
+            target,
+            cut: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let (cut, cut_seen) = tokio::sync::watch::channel(false);
+        let target = self.target.clone();
+        tokio::spawn(async move {
+            let mut accepting = cut_seen.clone();
+            loop {
+                let inbound = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok((inbound, _)) => inbound,
+                        Err(_) => return,
+                    },
+                    _ = accepting.changed() => return,
+                };
+                let target = target.clone();
+                let mut cut_seen = cut_seen.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target.as_str()).await else {
+                        return;
+                    };
+                    let mut inbound = inbound;
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut_seen.changed() => {}
+                    }
+                });
+            }
+        });
+        self.cut = Some(cut);
+    }
+
+    /// Closes the listener and every relayed connection.
+    fn cut(&mut self) {
+        if let Some(cut) = self.cut.take() {
+            let _ = cut.send(true);
+        }
+    }
+
+    /// Listens again on the same address.
+    async fn restore(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(listener) => break listener,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(error) => panic!("cannot listen on {} again: {error}", self.addr),
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+/// Polls `/readyz` until it answers `status`; returns the last body.
+async fn readiness_becomes(server: &TestServer, status: u16) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let response = server.anon(Method::GET, "/readyz").send().await.expect("readyz");
+        let seen = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.expect("json");
+        if seen == status {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/readyz still answers {seen} {body} instead of {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// Scale-out mode only: a node cut off from NATS cannot queue or hand out pushes, so it must
+/// leave the load balancer's rotation, and come back by itself once NATS is reachable again.
+#[tokio::test]
+async fn readiness_follows_the_connection_to_nats() {
+    if !scale_out() {
+        return;
+    }
+    let nats = std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let mut relay = Relay::start(nats.trim_start_matches("nats://").to_string()).await;
+    let relay_url = format!("nats://{}", relay.addr);
+    let server = TestServer::start_with(|config| config.nats_url = relay_url).await;
+    expect(server.anon(Method::GET, "/readyz"), 200).await;
+
+    relay.cut();
+    let body = readiness_becomes(&server, 503).await;
+    assert_eq!(body["code"], "not_ready", "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("push job queue"),
+        "{body}"
+    );
+    // Liveness is not readiness: the process still serves.
+    expect(server.anon(Method::GET, "/healthz"), 200).await;
+
+    relay.restore().await;
+    assert_eq!(readiness_becomes(&server, 200).await, json!({"status": "ok"}));
+    // The node works again: the admin API answers from the store.
+    expect(server.admin(Method::GET, "/v1/apps"), 200).await;
 }
 
 #[tokio::test]

@@ -72,6 +72,8 @@ struct DeadLetter<'a> {
 /// The JetStream queue of one node. Share it behind an `Arc`.
 pub struct JetStreamQueue {
     pg: PgStore,
+    /// The NATS connection, for its state (the client reconnects by itself).
+    client: async_nats::Client,
     js: jetstream::Context,
     jobs_prefix: String,
     dead_prefix: String,
@@ -99,7 +101,7 @@ impl JetStreamQueue {
         pg: PgStore,
         ack_wait: Duration,
     ) -> StoreResult<Self> {
-        let js = jetstream::new(client);
+        let js = jetstream::new(client.clone());
         let subject = super::nats_name(cluster);
         let jobs_prefix = format!("{subject}.jobs");
         let dead_prefix = format!("{subject}.dead");
@@ -139,6 +141,7 @@ impl JetStreamQueue {
             .map_err(nats)?;
         Ok(Self {
             pg,
+            client,
             js,
             jobs_prefix,
             dead_prefix,
@@ -193,6 +196,15 @@ impl JetStreamQueue {
 
 #[async_trait]
 impl JobQueue for JetStreamQueue {
+    async fn ready(&self) -> StoreResult<()> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            state => Err(StoreError::Backend(
+                format!("the connection to NATS is {state} (the client keeps reconnecting)").into(),
+            )),
+        }
+    }
+
     /// `lease_ms` is fixed by the consumer's ack wait (set at connect).
     async fn claim_jobs(&self, limit: u32, _lease_ms: i64) -> StoreResult<Vec<PushJob>> {
         let taken = self.next_messages(limit as usize).await?;
