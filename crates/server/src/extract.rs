@@ -1,5 +1,5 @@
-//! Extractors whose rejections are [`ApiError`]s, so malformed JSON or a bad path segment gets
-//! the same JSON error shape as everything else.
+//! Extractors whose rejections are [`ApiError`]s, so malformed JSON, a bad path segment or a bad
+//! query gets the same JSON error shape as everything else.
 
 use crate::error::ApiError;
 use axum::extract::{FromRequest, FromRequestParts};
@@ -20,6 +20,11 @@ impl<T: serde::Serialize> IntoResponse for ApiJson<T> {
 #[derive(Debug, Clone, FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// `axum::extract::Query` with JSON errors.
+#[derive(Debug, Clone, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
 
 /// A JSON body that may be left out entirely (an empty body means `T::default()`), for routes
 /// whose body has only optional fields, such as minting a token.

@@ -31,7 +31,8 @@ use tower_http::trace::TraceLayer;
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = api::routes().split_for_parts();
+    let (routes, mut openapi) = api::routes().split_for_parts();
+    api::document_common_errors(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let max_body = state.config.max_body_bytes;
     routes

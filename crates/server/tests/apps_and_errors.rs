@@ -281,6 +281,48 @@ async fn unknown_routes_methods_and_apps_get_their_own_codes() {
     .await;
 }
 
+/// A query that does not parse and a WebSocket route opened as plain HTTP get the same JSON
+/// error shape as every other mistake, not a framework's text.
+#[tokio::test]
+async fn bad_queries_and_plain_requests_to_the_websocket_get_json_errors() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let token = server.user_token(&app, "alice").await;
+    let body = expect_error(
+        server.backend(
+            &app,
+            Method::GET,
+            &format!(
+                "/v1/apps/{}/users/alice/devices/phone/deliveries?limit=-1",
+                app.id
+            ),
+        ),
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("limit")),
+        "{body}"
+    );
+    let body = expect_error(
+        server.phone(&token, Method::GET, "/v1/connect?device=phone&platform=android"),
+        400,
+        "websocket_required",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("WebSocket")),
+        "{body}"
+    );
+    expect_error(
+        server.phone(&token, Method::GET, "/v1/connect?platform=android"),
+        400,
+        "invalid_query",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn caller_chosen_ids_must_be_url_safe() {
     let server = TestServer::start().await;

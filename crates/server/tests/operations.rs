@@ -245,6 +245,62 @@ async fn the_openapi_document_describes_every_route_of_the_contract() {
     }
 }
 
+/// What the server answers a caller without credentials, and a body sent as something other
+/// than JSON, is among the answers the document lists for that operation: a client generated
+/// from it knows every status it can get.
+#[tokio::test]
+async fn the_openapi_document_lists_the_errors_each_route_gives() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let app = server.create_app("chat").await;
+    let mut undocumented = Vec::new();
+    for (path, methods) in CONTRACT {
+        let concrete = path
+            .replace("{app}", &app.id)
+            .replace("{id}", "1")
+            .split('/')
+            .map(|part| if part.starts_with('{') { "x" } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in *methods {
+            let operation = &doc["paths"][*path][*method];
+            let documented = |status: u16| operation["responses"].get(status.to_string()).is_some();
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            if operation["security"].as_array().is_some_and(|s| !s.is_empty()) {
+                let status = server
+                    .anon(method.clone(), &concrete)
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+                    .as_u16();
+                assert_eq!(status, 401, "{method} {path} without credentials");
+                if !documented(status) {
+                    undocumented.push(format!("{method} {path}: {status}"));
+                }
+            }
+            if operation.get("requestBody").is_some() {
+                let status = server
+                    .admin(method.clone(), &concrete)
+                    .header("content-type", "text/plain")
+                    .body("{}")
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+                    .as_u16();
+                if !documented(status) {
+                    undocumented.push(format!("{method} {path} (text/plain body): {status}"));
+                }
+            }
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "answers missing from /openapi.json: {undocumented:#?}"
+    );
+}
+
 #[tokio::test]
 async fn stats_count_certificates_and_bound_devices_per_vendor() {
     let server = TestServer::start().await;

@@ -3,9 +3,9 @@
 
 use crate::auth::{AppAccess, UserSession};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiPath};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use herald_core::Invalid;
 use herald_core::delivery::DeliveryRecord;
@@ -313,7 +313,7 @@ pub async fn device_deliveries(
     access: AppAccess,
     State(state): State<AppState>,
     ApiPath(path): ApiPath<(String, String, String)>,
-    Query(limit): Query<Limit>,
+    ApiQuery(limit): ApiQuery<Limit>,
 ) -> ApiResult<ApiJson<Vec<DeliveryRecord>>> {
     let (_, user, device) = path;
     state.store.get_device(&access.app, &user, &device).await?;

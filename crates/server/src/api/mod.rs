@@ -46,6 +46,72 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// Adds the answers any route may give besides its own to each operation of the document, so
+/// that a client generated from it expects them: 401 where credentials are required, 400
+/// where a parameter or body is read, and 413 and 415 where a JSON body is read (the same
+/// [`ErrorBody`](crate::error::ErrorBody) as every error).
+pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+            .into()
+    };
+    /// A status, its description, and which operations can answer it.
+    type Common = (
+        &'static str,
+        &'static str,
+        fn(&utoipa::openapi::path::Operation) -> bool,
+    );
+    let common: [Common; 4] = [
+        ("401", "Missing or wrong credentials (`unauthorized`)", |op| {
+            op.security.as_ref().is_some_and(|s| !s.is_empty())
+        }),
+        (
+            "400",
+            "The body or a parameter breaks a rule; `field` names it",
+            |op| op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty()),
+        ),
+        (
+            "413",
+            "The body is larger than `max_body_bytes` (`payload_too_large`)",
+            |op| op.request_body.is_some(),
+        ),
+        (
+            "415",
+            "The body was not sent as `application/json` (`unsupported_media_type`)",
+            |op| op.request_body.is_some(),
+        ),
+    ];
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, description, applies) in &common {
+                if applies(operation) {
+                    operation
+                        .responses
+                        .responses
+                        .entry((*status).to_string())
+                        .or_insert_with(|| error(description));
+                }
+            }
+        }
+    }
+}
+
 /// Every documented route. The OpenAPI document is built from this same list, so a route cannot
 /// exist without being described.
 pub fn routes() -> OpenApiRouter<AppState> {

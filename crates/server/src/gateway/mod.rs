@@ -8,9 +8,10 @@ mod session;
 
 use crate::auth::UserSession;
 use crate::error::{ApiError, ErrorBody};
+use crate::extract::ApiQuery;
 use crate::state::AppState;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::response::Response;
 use herald_core::Platform;
 use herald_core::ids::check_id;
@@ -37,9 +38,16 @@ pub struct ConnectQuery {
 pub async fn connect(
     me: UserSession,
     State(state): State<AppState>,
-    Query(query): Query<ConnectQuery>,
-    upgrade: WebSocketUpgrade,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::new(
+            rejection.status(),
+            "websocket_required",
+            format!("open this route as a WebSocket: {}", rejection.body_text()),
+        )
+    })?;
     check_id("device", &query.device)?;
     let platform: Platform = query
         .platform
