@@ -135,7 +135,7 @@ pub async fn unbind_push_token(
 /// The app went to the background: pushes start, the icon shows `unread`.
 #[utoipa::path(post, path = "/v1/me/devices/{device}/background", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
-    request_body = Background,
+    request_body = Option<Background>,
     responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn background(
     me: UserSession,
@@ -198,7 +198,7 @@ fn ensure_in_session(device: &Device) -> Result<(), ApiError> {
 /// Ends the device's session; with `unbind: true` the token is forgotten too.
 #[utoipa::path(post, path = "/v1/me/devices/{device}/logout", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
-    request_body = Logout,
+    request_body = Option<Logout>,
     responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
 pub async fn logout(
     me: UserSession,

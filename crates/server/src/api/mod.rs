@@ -48,8 +48,8 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// Adds the answers any route may give besides its own to each operation of the document, so
 /// that a client generated from it expects them: 401 where credentials are required, 400
-/// where a parameter or body is read, and 413 and 415 where a JSON body is read (the same
-/// [`ErrorBody`](crate::error::ErrorBody) as every error).
+/// where a parameter or body is read, 413 where a body is read, and 415 where a JSON body is
+/// required (the same [`ErrorBody`](crate::error::ErrorBody) as every error).
 pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
@@ -87,7 +87,12 @@ pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         (
             "415",
             "The body was not sent as `application/json` (`unsupported_media_type`)",
-            |op| op.request_body.is_some(),
+            // A body that may be left out is read whatever its `Content-Type`.
+            |op| {
+                op.request_body
+                    .as_ref()
+                    .is_some_and(|body| matches!(body.required, Some(utoipa::openapi::Required::True)))
+            },
         ),
     ];
     for item in openapi.paths.paths.values_mut() {

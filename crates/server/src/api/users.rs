@@ -77,7 +77,7 @@ fn check_profile(body: &PutUser) -> Result<(), Invalid> {
 /// Creates a user or updates its profile.
 #[utoipa::path(put, path = "/v1/apps/{app}/users/{user}", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id")),
-    request_body = PutUser,
+    request_body = Option<PutUser>,
     responses((status = 200, body = User), (status = 201, body = User), (status = 400, body = ErrorBody)))]
 pub async fn put_user(
     access: AppAccess,
@@ -117,7 +117,7 @@ pub async fn get_user(
 /// Mints a user token (creating the user if new).
 #[utoipa::path(post, path = "/v1/apps/{app}/users/{user}/tokens", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id")),
-    request_body = MintToken,
+    request_body = Option<MintToken>,
     responses((status = 201, body = UserToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn mint_token(
     access: AppAccess,
@@ -180,7 +180,7 @@ pub async fn list_devices(
 #[utoipa::path(post, path = "/v1/apps/{app}/users/{user}/devices/{device}/kick", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id"),
         ("device" = String, Path, description = "Device id")),
-    request_body = Kick,
+    request_body = Option<Kick>,
     responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
 pub async fn kick_device(
     access: AppAccess,
