@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, expect, scale_out, valid_certificate, webpush_subscription};
+use common::{Stack, TestServer, expect, scale_out, valid_certificate, webpush_subscription};
 use reqwest::Method;
 use serde_json::json;
 
@@ -111,21 +111,26 @@ async fn readiness_becomes(server: &TestServer, status: u16) -> serde_json::Valu
     }
 }
 
-/// Scale-out mode only: a node cut off from NATS cannot queue or hand out pushes, so it must
-/// leave the load balancer's rotation, and come back by itself once NATS is reachable again.
+/// Scale-out mode only: a node cut off from NATS cannot hand pushes to the cluster's queue, so
+/// it leaves the load balancer's rotation; a message it accepts meanwhile is kept in PostgreSQL
+/// and pushed once NATS is reachable again, when the node is back in rotation by itself.
 #[tokio::test]
-async fn readiness_follows_the_connection_to_nats() {
+async fn a_node_cut_off_from_nats_leaves_rotation_and_pushes_what_it_accepted_once_back() {
     if !scale_out() {
         return;
     }
     let nats = std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let mut relay = Relay::start(nats.trim_start_matches("nats://").to_string()).await;
     let relay_url = format!("nats://{}", relay.addr);
-    let server = TestServer::start_with(|config| config.nats_url = relay_url).await;
+    let stack = Stack::start_with(move |config| config.nats_url = relay_url).await;
+    let server = &stack.server;
     expect(server.anon(Method::GET, "/readyz"), 200).await;
+    stack.user("alice", "Alice").await;
+    let bob = stack.user("bob", "Bob").await;
+    stack.bind(&bob, "bob-phone", "fcm", "fcm-bob-token").await;
 
     relay.cut();
-    let body = readiness_becomes(&server, 503).await;
+    let body = readiness_becomes(server, 503).await;
     assert_eq!(body["code"], "not_ready", "{body}");
     assert!(
         body["message"].as_str().unwrap_or("").contains("push job queue"),
@@ -133,11 +138,26 @@ async fn readiness_follows_the_connection_to_nats() {
     );
     // Liveness is not readiness: the process still serves.
     expect(server.anon(Method::GET, "/healthz"), 200).await;
+    let sent = stack
+        .send(json!({"from": "alice", "to": "bob", "kind": "text", "content": {"text": "while cut off"}}))
+        .await;
+    let message_id = sent["message_id"].as_str().expect("message id").to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        stack.inbox("fcm", "fcm-bob-token").is_empty(),
+        "a push went out although the node could not reach the queue"
+    );
 
     relay.restore().await;
-    assert_eq!(readiness_becomes(&server, 200).await, json!({"status": "ok"}));
-    // The node works again: the admin API answers from the store.
-    expect(server.admin(Method::GET, "/v1/apps"), 200).await;
+    assert_eq!(readiness_becomes(server, 200).await, json!({"status": "ok"}));
+    let deliveries = stack.settled_deliveries(&message_id).await;
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0]["state"], "accepted", "{deliveries:?}");
+    assert_eq!(
+        stack.inbox("fcm", "fcm-bob-token").len(),
+        1,
+        "bob's phone got the push once"
+    );
 }
 
 #[tokio::test]

@@ -353,6 +353,11 @@ impl Stack {
     /// Starts the sandbox (with the repository's test keys) and Herald trusting it, creates an
     /// app and one certificate per vendor named `sandbox-<vendor>`.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// [`Stack::start`] with settings of the test's own.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config) + Send + 'static) -> Self {
         let credentials = herald_sandbox::Credentials::from_keys(
             &testdata("apns_p8.pem"),
             &testdata("fcm_rsa.pem"),
@@ -368,6 +373,7 @@ impl Stack {
         let ca_path = ca_file.display().to_string();
         let server = TestServer::start_with(move |c| {
             c.trusted_ca_file = ca_path;
+            tweak(c);
         })
         .await;
         // The CA file is read at start; the folder may go.
