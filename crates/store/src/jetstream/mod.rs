@@ -43,6 +43,12 @@ pub(crate) fn presence_buckets(cluster: &str) -> [String; 2] {
     [format!("{name}_presence"), format!("{name}_nodes")]
 }
 
+/// An empty stream that [`remove_cluster`] leaves in the account, so that deleting a cluster's
+/// streams never deletes the account's last one: NATS 2.9 then removes the account's stream
+/// folder, and a stream another cluster creates at that moment fails ("could not create
+/// storage directory", 10077).
+const ANCHOR_STREAM: &str = "HERALD_ANCHOR";
+
 /// Deletes a cluster's streams and buckets (a test cluster, or a decommissioned one whose
 /// nodes are stopped). Missing ones are skipped.
 pub async fn remove_cluster(nats_url: &str, cluster: &str) -> StoreResult<()> {
@@ -50,6 +56,15 @@ pub async fn remove_cluster(nats_url: &str, cluster: &str) -> StoreResult<()> {
         .await
         .map_err(|e| StoreError::Backend(e.to_string().into()))?;
     let js = async_nats::jetstream::new(client);
+    js.get_or_create_stream(async_nats::jetstream::stream::Config {
+        name: ANCHOR_STREAM.into(),
+        subjects: vec!["herald-anchor.unused".into()],
+        storage: async_nats::jetstream::stream::StorageType::File,
+        max_messages: 1,
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| StoreError::Backend(e.to_string().into()))?;
     let buckets = presence_buckets(cluster).map(|bucket| format!("KV_{bucket}"));
     for stream in [jobs_stream(cluster), dead_letter_stream(cluster)]
         .into_iter()
