@@ -19,6 +19,35 @@ const CLAIM: &str = "UPDATE deliveries SET state = 'in_flight', lease_until = $1
              RETURNING id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, badge, sound, attempts, \
                        expires_at, created_at";
 
+/// Records the outcomes of distinct jobs given as a JSON array ([`results_json`]) in one
+/// statement: per-row statements cost more than the updates themselves.
+const RECORD_ALL: &str = "UPDATE deliveries SET state = r.state, attempts = attempts + 1, not_before = r.not_before, \
+     lease_until = 0, vendor_code = r.code, vendor_msg_id = COALESCE(r.msg_id, vendor_msg_id), \
+     attempt_log = json_insert(attempt_log, '$[#]', json(r.attempt)), updated_at = $2 \
+     FROM (SELECT value ->> '$.id' AS id, value ->> '$.state' AS state, \
+                  value ->> '$.not_before' AS not_before, value ->> '$.code' AS code, \
+                  value ->> '$.msg_id' AS msg_id, value -> '$.attempt' AS attempt \
+           FROM json_each($1)) AS r \
+     WHERE deliveries.id = r.id";
+
+/// The JSON array [`RECORD_ALL`] reads.
+fn results_json(results: &[JobResult]) -> String {
+    let rows: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "state": r.state.as_str(),
+                "not_before": r.not_before.unwrap_or(0),
+                "code": r.attempt.code,
+                "msg_id": r.vendor_msg_id,
+                "attempt": r.attempt,
+            })
+        })
+        .collect();
+    to_json(&rows)
+}
+
 /// When the next job is due (same partial index).
 const NEXT_DUE: &str = "SELECT MIN(due) AS due FROM ( \
                SELECT MIN(not_before) AS due FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' \
@@ -51,17 +80,20 @@ fn job_from_row(r: &SqliteRow) -> StoreResult<PushJob> {
 impl JobQueue for SqliteStore {
     /// Two index range scans (the partial `deliveries_due` index holds only queued and
     /// in-flight rows), never a walk over the whole table: final rows cost nothing here.
+    ///
+    /// One statement, so it is a transaction by itself: no `BEGIN` and `COMMIT` round trips to
+    /// the connection's thread around it.
     async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>> {
         let now = now_millis();
-        let mut tx = self.write().await?;
+        let mut conn = self.writer().await?;
         let rows = sqlx::query(CLAIM)
             .bind(now)
             .bind(lease_ms)
             .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await
             .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+        drop(conn);
         let mut jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
@@ -76,36 +108,25 @@ impl JobQueue for SqliteStore {
         let now = now_millis();
         let mut seen = std::collections::HashSet::with_capacity(results.len());
         let distinct = results.iter().all(|r| seen.insert(r.id));
+        if distinct && results.iter().all(|r| r.unbind.is_none()) {
+            // The usual case is one statement, a transaction by itself: no `BEGIN` and `COMMIT`
+            // round trips to the connection's thread around it.
+            return sqlx::query(RECORD_ALL)
+                .bind(results_json(results))
+                .bind(now)
+                .execute(&mut *self.writer().await?)
+                .await
+                .map(|_| ())
+                .map_err(backend);
+        }
         let mut tx = self.write().await?;
         if distinct {
-            let rows: Vec<serde_json::Value> = results
-                .iter()
-                .map(|r| {
-                    serde_json::json!({
-                        "id": r.id,
-                        "state": r.state.as_str(),
-                        "not_before": r.not_before.unwrap_or(0),
-                        "code": r.attempt.code,
-                        "msg_id": r.vendor_msg_id,
-                        "attempt": r.attempt,
-                    })
-                })
-                .collect();
-            sqlx::query(
-                "UPDATE deliveries SET state = r.state, attempts = attempts + 1, not_before = r.not_before, \
-                 lease_until = 0, vendor_code = r.code, vendor_msg_id = COALESCE(r.msg_id, vendor_msg_id), \
-                 attempt_log = json_insert(attempt_log, '$[#]', json(r.attempt)), updated_at = $2 \
-                 FROM (SELECT value ->> '$.id' AS id, value ->> '$.state' AS state, \
-                              value ->> '$.not_before' AS not_before, value ->> '$.code' AS code, \
-                              value ->> '$.msg_id' AS msg_id, value -> '$.attempt' AS attempt \
-                       FROM json_each($1)) AS r \
-                 WHERE deliveries.id = r.id",
-            )
-            .bind(to_json(&rows))
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+            sqlx::query(RECORD_ALL)
+                .bind(results_json(results))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
         } else {
             // Several results of one job apply in order, like attempts made one after another.
             for result in results {
