@@ -41,13 +41,7 @@ pub async fn connect(
     ApiQuery(query): ApiQuery<ConnectQuery>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let upgrade = upgrade.map_err(|rejection| {
-        ApiError::new(
-            rejection.status(),
-            "websocket_required",
-            format!("open this route as a WebSocket: {}", rejection.body_text()),
-        )
-    })?;
+    let upgrade = upgrade?;
     check_id("device", &query.device)?;
     let platform: Platform = query
         .platform
