@@ -129,6 +129,15 @@ fn check_provider_token(state: &SandboxState, headers: &HeaderMap) -> Result<(),
         return Err(ApnsTokenError::Missing);
     }
     let jwt = jwt.trim();
+    let now = jiff::Timestamp::now().as_second();
+    // A token that verified stays good until it reaches the age limit.
+    state.apns_tokens.check(jwt, now, || {
+        verify_provider_token(state, jwt, now).map(|iat| ((), iat + MAX_TOKEN_AGE_SECONDS + 1))
+    })
+}
+
+/// Checks the signature, key id, team and age of a provider token; returns its `iat`.
+fn verify_provider_token(state: &SandboxState, jwt: &str, now: i64) -> Result<i64, ApnsTokenError> {
     let creds = &state.credentials;
     let head = jsonwebtoken::decode_header(jwt).map_err(|_| ApnsTokenError::Invalid)?;
     if head.alg != Algorithm::ES256 || head.kid.as_deref() != Some(creds.apns_key_id.as_str()) {
@@ -147,14 +156,14 @@ fn check_provider_token(state: &SandboxState, headers: &HeaderMap) -> Result<(),
     if claims.iss != creds.apns_team_id {
         return Err(ApnsTokenError::Invalid);
     }
-    let age = jiff::Timestamp::now().as_second() - claims.iat;
+    let age = now - claims.iat;
     if age > MAX_TOKEN_AGE_SECONDS {
         return Err(ApnsTokenError::Expired);
     }
     if age < -MAX_FUTURE_IAT_SECONDS {
         return Err(ApnsTokenError::Invalid);
     }
-    Ok(())
+    Ok(claims.iat)
 }
 
 /// Certificate auth: the client certificate must be the credentials' push certificate.

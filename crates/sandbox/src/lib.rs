@@ -10,6 +10,7 @@ mod emulator;
 mod inspect;
 pub mod state;
 mod tls;
+mod verified;
 
 mod apns;
 mod fcm;

@@ -2,6 +2,7 @@
 //! faults, and what each fake phone received (the inbox), plus counters for benchmarks.
 
 use crate::credentials::Credentials;
+use crate::verified::VerifiedTokens;
 use herald_core::Vendor;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -124,6 +125,8 @@ pub struct SandboxState {
     pub record: bool,
     /// Lifetime of issued access tokens.
     pub token_lifetime: Duration,
+    /// APNs provider tokens that verified (they are shared by every APNs connection).
+    pub(crate) apns_tokens: VerifiedTokens<()>,
     inner: Mutex<Inner>,
 }
 
@@ -146,6 +149,7 @@ impl SandboxState {
             console,
             record,
             token_lifetime: Duration::from_secs(3600),
+            apns_tokens: VerifiedTokens::default(),
             inner: Mutex::new(Inner::default()),
         }
     }

@@ -9,6 +9,7 @@
 
 use crate::emulator::{fault, header};
 use crate::state::{Delivered, FaultKind, SandboxState, is_unknown_device};
+use crate::verified::VerifiedTokens;
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes128Gcm, Nonce};
 use axum::body::Bytes;
@@ -49,6 +50,8 @@ struct WebpushSubscription {
 struct WebpushEmulator {
     state: Arc<SandboxState>,
     subscriptions: Mutex<HashMap<String, WebpushSubscription>>,
+    /// `Authorization` values (with the audience) that verified: the `k=` key, until `exp`.
+    verified: VerifiedTokens<String>,
 }
 
 type Shared = Arc<WebpushEmulator>;
@@ -57,6 +60,7 @@ pub(crate) fn router(state: Arc<SandboxState>) -> Router {
     let emulator = Arc::new(WebpushEmulator {
         state,
         subscriptions: Mutex::new(HashMap::new()),
+        verified: VerifiedTokens::default(),
     });
     Router::new()
         .route("/subscriptions", post(subscribe))
@@ -146,9 +150,23 @@ struct VapidClaims {
     sub: String,
 }
 
-/// Checks `Authorization: vapid t=<jwt>, k=<key>` and returns `k`. [DOC: RFC 8292 §3]
-fn check_vapid(headers: &HeaderMap, audience: &str) -> Result<String, &'static str> {
+/// [`check_vapid`] once per token and audience until the token's `exp`.
+fn verified_vapid(
+    emulator: &WebpushEmulator,
+    headers: &HeaderMap,
+    audience: &str,
+) -> Result<String, &'static str> {
     let value = header(headers, "authorization").ok_or("missing Authorization header")?;
+    emulator.verified.check(
+        &format!("{audience} {value}"),
+        jiff::Timestamp::now().as_second(),
+        || check_vapid(&value, audience),
+    )
+}
+
+/// Checks `Authorization: vapid t=<jwt>, k=<key>`; returns `k` and the token's `exp`.
+/// [DOC: RFC 8292 §3]
+fn check_vapid(value: &str, audience: &str) -> Result<(String, i64), &'static str> {
     let (scheme, params) = value.split_once(' ').ok_or("malformed Authorization header")?;
     if !scheme.eq_ignore_ascii_case("vapid") {
         return Err("the Authorization scheme must be vapid");
@@ -183,7 +201,7 @@ fn check_vapid(headers: &HeaderMap, audience: &str) -> Result<String, &'static s
     if !(claims.sub.starts_with("mailto:") || claims.sub.starts_with("https://")) {
         return Err("the VAPID sub must be a mailto: or https: URI");
     }
-    Ok(b64(&point))
+    Ok((b64(&point), claims.exp))
 }
 
 /// The RFC 8030 headers; `Err` = (errno, message) of a 400.
@@ -243,7 +261,7 @@ async fn push(
             None => return refuse(StatusCode::NOT_FOUND, 102, "no such subscription"),
         }
     };
-    let key = match check_vapid(&headers, &origin(&headers)) {
+    let key = match verified_vapid(&emulator, &headers, &origin(&headers)) {
         Ok(key) => key,
         Err(why) => return refuse(StatusCode::UNAUTHORIZED, 109, why),
     };
