@@ -117,6 +117,13 @@ const COMMIT_CHUNK: usize = 1000;
 /// Jobs recorded as one unit for vendors without a batch API.
 const SINGLE_TARGET_CHUNK: usize = 64;
 
+/// Units that fit in the window at once: a unit (one vendor request of a batch vendor, or a
+/// few single-target sends, recorded together) is at most this fraction of the window, so
+/// even a small window keeps a request at the vendor, an outcome write and the next build
+/// going side by side instead of one after the other (measured: a window of 64 sent 64 %
+/// more pushes per second with units of 16 than with one unit of 64).
+const PIPELINE_DEPTH: usize = 4;
+
 /// Jobs that go out in one adapter call.
 type GroupKey = (String, String, i64, Option<String>);
 
@@ -353,7 +360,7 @@ impl Dispatcher {
             } else {
                 per_request.min(COMMIT_CHUNK)
             }
-            .min(self.config.window.max(1));
+            .min((self.config.window / PIPELINE_DEPTH).max(1));
             while jobs.len() > size {
                 let rest = jobs.split_off(size);
                 chunks.push((key.clone(), std::mem::replace(&mut jobs, rest)));
