@@ -668,6 +668,7 @@ async fn latency(
         let (app, secret) = (app.to_string(), secret.to_string());
         sends.push(tokio::spawn(async move {
             let sent = Instant::now();
+            let sent_at = herald_core::now_millis();
             let answer: Value = http
                 .post(url)
                 .basic_auth(app, Some(secret))
@@ -678,6 +679,7 @@ async fn latency(
                 .await?;
             anyhow::Ok((
                 answer["message_id"].as_str().unwrap_or_default().to_string(),
+                sent_at,
                 sent.elapsed().as_secs_f64() * 1000.0,
             ))
         }));
@@ -686,8 +688,8 @@ async fn latency(
     let mut ids = Vec::with_capacity(total);
     let mut answered = Vec::with_capacity(total);
     for send in sends {
-        let (id, took) = send.await??;
-        ids.push(id);
+        let (id, sent_at, took) = send.await??;
+        ids.push((id, sent_at));
         answered.push(took);
     }
     answered.sort_by(f64::total_cmp);
@@ -695,15 +697,23 @@ async fn latency(
     let busy = started.elapsed();
     let (cpu1, sandbox_cpu1) = (cpu_seconds(std::process::id()), cpu_seconds(sandbox_pid));
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // Both ends are whole milliseconds of the same clock (the client's send time and the
+    // time Herald recorded the vendor's acceptance), so each figure is within ±1 ms and their
+    // percentiles carry no bias. The second measure starts at the delivery row's creation (in
+    // the commit) and leaves out parsing, routing and the wait for the writer: the figure of
+    // runs 1–11, kept for comparison.
     let mut latencies = Vec::with_capacity(total);
-    for id in &ids {
+    let mut from_commit = Vec::with_capacity(total);
+    for (id, sent_at) in &ids {
         for record in store.message_deliveries(app, id).await? {
             if let Some(first) = record.log.iter().find(|a| a.outcome == "accepted") {
-                latencies.push((first.at - record.created_at).max(0) as f64);
+                latencies.push((first.at - sent_at).max(0) as f64);
+                from_commit.push((first.at - record.created_at).max(0) as f64);
             }
         }
     }
     latencies.sort_by(f64::total_cmp);
+    from_commit.sort_by(f64::total_cmp);
     let percentile = |sorted: &[f64], p: f64| {
         sorted
             .get(((sorted.len() as f64 - 1.0) * p) as usize)
@@ -732,10 +742,15 @@ async fn latency(
         percentile(&answered, 0.50),
         percentile(&answered, 0.99)
     );
-    println!("| send → vendor accepted, p50 | {:.1} ms |", pct(0.50));
-    println!("| send → vendor accepted, p99 | {:.1} ms |", pct(0.99));
+    println!("| HTTP send → vendor accepted, p50 | {:.0} ms |", pct(0.50));
+    println!("| HTTP send → vendor accepted, p99 | {:.0} ms |", pct(0.99));
     println!(
-        "| max | {:.1} ms |",
+        "| message committed → vendor accepted, p50 / p99 | {:.0} / {:.0} ms |",
+        percentile(&from_commit, 0.50),
+        percentile(&from_commit, 0.99)
+    );
+    println!(
+        "| HTTP send → vendor accepted, max | {:.0} ms |",
         latencies.last().copied().unwrap_or(f64::NAN)
     );
     Ok(())
