@@ -33,7 +33,7 @@ pub struct DispatchConfig {
     /// Longest idle sleep when nothing is due.
     pub idle_poll: Duration,
     /// Most targets this node has with the vendors and not yet recorded, over all workers:
-    /// what a crash can send twice. It also caps a vendor batch.
+    /// what a crash can send twice. A vendor batch takes at most a quarter of it.
     pub window: usize,
 }
 

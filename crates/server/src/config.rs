@@ -29,8 +29,8 @@ pub struct Config {
     /// Jobs one dispatcher loop claims at once (fewer, larger claims cost the store less).
     pub dispatch_batch: u32,
     /// Most push targets this node has with the vendors and not yet recorded: a node killed
-    /// mid-send sends at most these again after its restart (at least once). Also the
-    /// largest vendor batch.
+    /// mid-send sends at most these again after its restart (at least once). A vendor
+    /// batch takes at most a quarter of it, so several requests are in flight.
     pub dispatch_window: usize,
     /// Seconds a claimed push job stays leased; a node that dies holding jobs delays them by
     /// at most this long before another dispatcher takes them over.
