@@ -574,3 +574,62 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
         Some("Hello from the test tool")
     );
 }
+
+#[tokio::test]
+async fn a_small_dispatch_window_sends_a_batch_vendor_several_smaller_requests() {
+    // A window of 40: at most 40 targets with the vendors unrecorded, in units of at most 10,
+    // so that several requests are in flight instead of one holding the whole window.
+    let stack = Stack::start_with(|c| c.dispatch_window = 40).await;
+    stack.user("sender", "Sender").await;
+    let mut members = vec!["sender".to_string()];
+    for i in 0..30 {
+        let name = format!("member{i:02}");
+        let token = stack.user(&name, &name).await;
+        stack.bind(&token, "phone", HW, &hw_token(&name)).await;
+        members.push(name);
+    }
+    expect(
+        stack
+            .server
+            .backend(
+                &stack.app,
+                Method::POST,
+                &format!("/v1/apps/{}/groups", stack.app.id),
+            )
+            .json(&json!({"id": "club", "name": "Club", "members": members})),
+        201,
+    )
+    .await;
+    let sent = stack
+        .send(json!({"from": "sender", "group": "club", "kind": "text", "content": {"text": "meeting at 8"}}))
+        .await;
+    let deliveries = stack
+        .settled_deliveries(sent["message_id"].as_str().unwrap_or_default())
+        .await;
+    assert_eq!(deliveries.len(), 30);
+    assert!(
+        deliveries.iter().all(|d| d["state"] == "accepted"),
+        "{deliveries:?}"
+    );
+
+    let per_request: Vec<usize> = stack
+        .sandbox
+        .state
+        .requests(herald_core::Vendor::Huawei)
+        .iter()
+        .filter(|q| q.path.ends_with("/messages:send"))
+        .map(|q| {
+            let body: Value = serde_json::from_str(&q.body).expect("JSON body");
+            body["message"]["token"].as_array().map_or(0, Vec::len)
+        })
+        .collect();
+    assert_eq!(per_request.iter().sum::<usize>(), 30, "{per_request:?}");
+    assert!(
+        per_request.len() >= 3 && per_request.iter().all(|&n| n <= 10),
+        "tokens per Huawei request: {per_request:?}"
+    );
+    for i in 0..30 {
+        let name = format!("member{i:02}");
+        assert_eq!(stack.inbox(HW, &hw_token(&name)).len(), 1, "{name}");
+    }
+}
