@@ -14,11 +14,37 @@ pub(crate) const COLUMNS: &str =
 
 pub(crate) fn device_from_row(row: &SqliteRow) -> StoreResult<Device> {
     let text = |column: &str| -> StoreResult<String> { row.try_get(column).map_err(backend) };
+    device_from_columns(DeviceColumns {
+        app_id: text("app_id")?,
+        user_id: text("user_id")?,
+        device_id: text("device_id")?,
+        platform: text("platform")?,
+        state: text("state")?,
+        certificate_id: row.try_get("certificate_id").map_err(backend)?,
+        vendor: row.try_get("vendor").map_err(backend)?,
+        token: row.try_get("token").map_err(backend)?,
+        badge: row.try_get("badge").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+/// A device row's columns as stored, however they were read.
+pub(crate) struct DeviceColumns {
+    pub app_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub platform: String,
+    pub state: String,
+    pub certificate_id: Option<i64>,
+    pub vendor: Option<String>,
+    pub token: Option<String>,
+    pub badge: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) fn device_from_columns(c: DeviceColumns) -> StoreResult<Device> {
     let corrupt = StoreError::Corrupt;
-    let certificate_id: Option<i64> = row.try_get("certificate_id").map_err(backend)?;
-    let vendor: Option<String> = row.try_get("vendor").map_err(backend)?;
-    let token: Option<String> = row.try_get("token").map_err(backend)?;
-    let binding = match (certificate_id, vendor, token) {
+    let binding = match (c.certificate_id, c.vendor, c.token) {
         (Some(certificate_id), Some(vendor), Some(token)) => Some(PushBinding {
             certificate_id,
             vendor: vendor
@@ -29,14 +55,14 @@ pub(crate) fn device_from_row(row: &SqliteRow) -> StoreResult<Device> {
         _ => None,
     };
     Ok(Device {
-        app_id: text("app_id")?,
-        user_id: text("user_id")?,
-        device_id: text("device_id")?,
-        platform: text("platform")?.parse().map_err(corrupt)?,
-        state: text("state")?.parse().map_err(corrupt)?,
+        app_id: c.app_id,
+        user_id: c.user_id,
+        device_id: c.device_id,
+        platform: c.platform.parse().map_err(corrupt)?,
+        state: c.state.parse().map_err(corrupt)?,
         binding,
-        badge: row.try_get("badge").map_err(backend)?,
-        updated_at: row.try_get("updated_at").map_err(backend)?,
+        badge: c.badge,
+        updated_at: c.updated_at,
     })
 }
 

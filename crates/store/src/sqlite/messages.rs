@@ -17,6 +17,23 @@ use tokio::sync::oneshot;
 /// Rows per multi-row statement (SQLite allows 32,766 bound parameters).
 const CHUNK: usize = 500;
 
+/// A user as `recipients` reads it: id, nickname, push settings (JSON text).
+type UserColumns = (String, Option<String>, Option<String>);
+
+/// A device as `recipients` reads it (the app is known): user, device, platform, state,
+/// certificate, vendor, token, badge, last change.
+type DeviceJsonColumns = (
+    String,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+);
+
 pub(crate) const DELIVERY_COLUMNS: &str = "id, message_id, user_id, device_id, decision, reason, vendor, certificate_id, \
      state, attempts, vendor_code, vendor_msg_id, attempt_log, created_at, updated_at";
 
@@ -50,52 +67,85 @@ pub(crate) fn delivery_from_row(row: &SqliteRow) -> StoreResult<DeliveryRecord> 
 
 #[async_trait]
 impl MessageStore for SqliteStore {
+    /// Per chunk of users, one round trip of two statements, each answering with one row: a
+    /// JSON array SQLite builds of the users, then of their devices. sqlx hands rows from the
+    /// connection's thread to the caller one message at a time, and for a large group that
+    /// hand-over (thread wake-ups, ~7 µs a row) cost more than the read itself.
     async fn recipients(&self, app: &str, users: &[String]) -> StoreResult<Vec<Recipient>> {
         let mut recipients: BTreeMap<String, Recipient> = BTreeMap::new();
-        // Per chunk, users and their devices in one round trip (two statements; a user row is
-        // the one with `push_settings`). Users come first, so each device finds its user.
         for chunk in users.chunks(CHUNK) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT id, nickname, push_settings FROM users WHERE app_id = ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT json_group_array(json_array(id, nickname, push_settings)) AS users \
+                 FROM users WHERE app_id = ",
+            );
             q.push_bind(app).push(" AND id IN (");
             let mut list = q.separated(", ");
             for user in chunk {
                 list.push_bind(user);
             }
-            q.push(format!(
-                "); SELECT {} FROM devices WHERE app_id = ",
-                super::devices::COLUMNS
-            ));
+            q.push(
+                "); SELECT json_group_array(json_array(user_id, device_id, platform, state, certificate_id, \
+                 vendor, token, badge, updated_at)) AS devices FROM devices WHERE app_id = ",
+            );
             q.push_bind(app).push(" AND user_id IN (");
             let mut list = q.separated(", ");
             for user in chunk {
                 list.push_bind(user);
             }
-            q.push(") ORDER BY user_id, device_id");
+            q.push(")");
             for row in q.build().fetch_all(&self.pool).await.map_err(backend)? {
-                if row.columns().iter().any(|c| c.name() == "push_settings") {
-                    let id: String = row.try_get("id").map_err(backend)?;
-                    let settings: Option<String> = row.try_get("push_settings").map_err(backend)?;
-                    let settings = match settings {
-                        Some(text) => from_json::<PushSettings>("push_settings", &text)?,
-                        None => PushSettings::default(),
-                    };
-                    recipients.insert(
-                        id.clone(),
-                        Recipient {
-                            user_id: id,
-                            nickname: row.try_get("nickname").map_err(backend)?,
-                            settings,
-                            devices: Vec::new(),
-                        },
-                    );
+                if row.columns().iter().any(|c| c.name() == "users") {
+                    let text: String = row.try_get("users").map_err(backend)?;
+                    for (id, nickname, settings) in from_json::<Vec<UserColumns>>("users", &text)? {
+                        let settings = match settings {
+                            Some(text) => from_json::<PushSettings>("push_settings", &text)?,
+                            None => PushSettings::default(),
+                        };
+                        recipients.insert(
+                            id.clone(),
+                            Recipient {
+                                user_id: id,
+                                nickname,
+                                settings,
+                                devices: Vec::new(),
+                            },
+                        );
+                    }
                 } else {
-                    let device = super::devices::device_from_row(&row)?;
-                    if let Some(recipient) = recipients.get_mut(&device.user_id) {
-                        recipient.devices.push(device);
+                    let text: String = row.try_get("devices").map_err(backend)?;
+                    for (
+                        user_id,
+                        device_id,
+                        platform,
+                        state,
+                        certificate_id,
+                        vendor,
+                        token,
+                        badge,
+                        updated_at,
+                    ) in from_json::<Vec<DeviceJsonColumns>>("devices", &text)?
+                    {
+                        let device = super::devices::device_from_columns(super::devices::DeviceColumns {
+                            app_id: app.to_string(),
+                            user_id,
+                            device_id,
+                            platform,
+                            state,
+                            certificate_id,
+                            vendor,
+                            token,
+                            badge,
+                            updated_at,
+                        })?;
+                        if let Some(recipient) = recipients.get_mut(&device.user_id) {
+                            recipient.devices.push(device);
+                        }
                     }
                 }
             }
+        }
+        for recipient in recipients.values_mut() {
+            recipient.devices.sort_by(|a, b| a.device_id.cmp(&b.device_id));
         }
         Ok(recipients.into_values().collect())
     }
@@ -110,17 +160,21 @@ impl MessageStore for SqliteStore {
         if exists.is_none() {
             return Err(StoreError::not_found("group", group));
         }
-        let rows = sqlx::query(
-            "SELECT user_id FROM group_members WHERE app_id = $1 AND group_id = $2 ORDER BY user_id",
+        // One row, a JSON array SQLite builds, instead of a row per member (see `recipients`).
+        let row = sqlx::query(
+            "SELECT json_group_array(user_id) AS members FROM group_members WHERE app_id = $1 AND group_id = $2",
         )
         .bind(app)
         .bind(group)
-        .fetch_all(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(backend)?;
-        rows.iter()
-            .map(|r| r.try_get("user_id").map_err(backend))
-            .collect()
+        let mut members: Vec<String> = from_json(
+            "group_members",
+            &row.try_get::<String, _>("members").map_err(backend)?,
+        )?;
+        members.sort_unstable();
+        Ok(members)
     }
 
     async fn commit_message(
