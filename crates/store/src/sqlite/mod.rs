@@ -4,6 +4,7 @@
 
 mod apps;
 mod certificates;
+mod checkpoint;
 mod devices;
 mod groups;
 mod jobs;
@@ -31,6 +32,8 @@ pub struct SqliteStore {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Small message commits waiting to be written together (group commit).
     commits: std::sync::Arc<std::sync::Mutex<Vec<messages::PendingCommit>>>,
+    /// Copies the write-ahead log into the database while commits go on.
+    _checkpointer: std::sync::Arc<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -41,7 +44,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // No commit copies the log back; the checkpoint task does (see `checkpoint`).
+            .pragma("wal_autocheckpoint", "0");
         // No ping before each use: the database is a local file, and the ping is one more
         // round trip to the connection's thread on every statement.
         let writes = SqlitePoolOptions::new()
@@ -59,14 +64,16 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(u32::try_from(readers).unwrap_or(3))
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
+        let checkpointer = checkpoint::Checkpointer::start(&options).await?;
         let store = Self {
             pool,
             writes,
             sealer,
             writer: std::sync::Arc::default(),
             commits: std::sync::Arc::default(),
+            _checkpointer: std::sync::Arc::new(checkpointer),
         };
         store.check_master_key().await?;
         Ok(store)
