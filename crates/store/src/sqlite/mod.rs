@@ -66,12 +66,13 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
-        let checkpointer = checkpoint::Checkpointer::start(&options).await?;
+        let writer = std::sync::Arc::default();
+        let checkpointer = checkpoint::Checkpointer::start(&options, std::sync::Arc::clone(&writer)).await?;
         let store = Self {
             pool,
             writes,
             sealer,
-            writer: std::sync::Arc::default(),
+            writer,
             commits: std::sync::Arc::default(),
             _checkpointer: std::sync::Arc::new(checkpointer),
         };
