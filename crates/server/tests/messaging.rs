@@ -338,18 +338,9 @@ async fn titles_bodies_overrides_and_badges_follow_the_design() {
     stack.user("bob", "Bob").await;
     stack.user("carol", "Carol").await;
     stack.bind(&alice, "phone", HW, &hw_token("alice")).await;
-    expect(
-        stack
-            .server
-            .backend(
-                &stack.app,
-                Method::POST,
-                &format!("/v1/apps/{}/groups", stack.app.id),
-            )
-            .json(&json!({"id": "hikers", "name": "Weekend Hikers", "members": ["alice", "bob", "carol"]})),
-        201,
-    )
-    .await;
+    stack
+        .create_group("hikers", "Weekend Hikers", &["alice", "bob", "carol"])
+        .await;
     let group = stack
         .send(
             json!({"from": "bob", "group": "hikers", "kind": "image", "content": {"url": "https://x/y.png"}}),
@@ -588,18 +579,7 @@ async fn a_small_dispatch_window_sends_a_batch_vendor_several_smaller_requests()
         stack.bind(&token, "phone", HW, &hw_token(&name)).await;
         members.push(name);
     }
-    expect(
-        stack
-            .server
-            .backend(
-                &stack.app,
-                Method::POST,
-                &format!("/v1/apps/{}/groups", stack.app.id),
-            )
-            .json(&json!({"id": "club", "name": "Club", "members": members})),
-        201,
-    )
-    .await;
+    stack.create_group("club", "Club", &members).await;
     let sent = stack
         .send(json!({"from": "sender", "group": "club", "kind": "text", "content": {"text": "meeting at 8"}}))
         .await;

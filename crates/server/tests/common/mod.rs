@@ -440,6 +440,22 @@ impl Stack {
         .await;
     }
 
+    /// Creates a group of existing users through the server API.
+    pub async fn create_group(&self, id: &str, name: &str, members: &[impl AsRef<str>]) {
+        let members: Vec<&str> = members.iter().map(AsRef::as_ref).collect();
+        expect(
+            self.server
+                .backend(
+                    &self.app,
+                    Method::POST,
+                    &format!("/v1/apps/{}/groups", self.app.id),
+                )
+                .json(&json!({"id": id, "name": name, "members": members})),
+            201,
+        )
+        .await;
+    }
+
     /// Sends a message through the server API and returns the answer.
     pub async fn send(&self, body: Value) -> Value {
         expect(

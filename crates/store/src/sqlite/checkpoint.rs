@@ -82,7 +82,16 @@ pub(crate) async fn checkpoint(conn: &mut SqliteConnection) -> Result<(i64, i64)
 mod tests {
     use super::super::SqliteStore;
     use crate::Sealer;
+    use std::path::Path;
     use std::time::{Duration, Instant};
+
+    /// A store on the database file `name` in `dir`.
+    async fn open(dir: &Path, name: &str) -> SqliteStore {
+        let url = format!("sqlite://{}", dir.join(name).display());
+        SqliteStore::open(&url, Sealer::new(&[7u8; 32]))
+            .await
+            .expect("store")
+    }
 
     /// With the automatic checkpoint off, committed pages would stay in the log for as long
     /// as the store is open; the task must copy them into the database file meanwhile.
@@ -90,9 +99,7 @@ mod tests {
     async fn committed_pages_reach_the_database_file_while_the_store_stays_open() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("ckpt.db");
-        let store = SqliteStore::open(&format!("sqlite://{}", path.display()), Sealer::new(&[7u8; 32]))
-            .await
-            .expect("store");
+        let store = open(dir.path(), "ckpt.db").await;
         let marker = "a-marker-only-this-test-writes";
         sqlx::query("CREATE TABLE probe (text TEXT NOT NULL); INSERT INTO probe (text) VALUES ($1)")
             .bind(marker)
@@ -124,10 +131,7 @@ mod tests {
     #[tokio::test]
     async fn the_log_starts_over_under_steady_writes() {
         let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("steady.db");
-        let store = SqliteStore::open(&format!("sqlite://{}", path.display()), Sealer::new(&[7u8; 32]))
-            .await
-            .expect("store");
+        let store = open(dir.path(), "steady.db").await;
         sqlx::query("CREATE TABLE probe (data BLOB NOT NULL)")
             .execute(&mut *store.writer().await.expect("writer"))
             .await

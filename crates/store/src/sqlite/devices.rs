@@ -28,7 +28,9 @@ pub(crate) fn device_from_row(row: &SqliteRow) -> StoreResult<Device> {
     })
 }
 
-/// A device row's columns as stored, however they were read.
+/// A device row's columns as stored, however they were read (from a JSON array too, in
+/// this order: see `recipients`).
+#[derive(serde::Deserialize)]
 pub(crate) struct DeviceColumns {
     pub app_id: String,
     pub user_id: String,

@@ -20,20 +20,6 @@ const CHUNK: usize = 500;
 /// A user as `recipients` reads it: id, nickname, push settings (JSON text).
 type UserColumns = (String, Option<String>, Option<String>);
 
-/// A device as `recipients` reads it (the app is known): user, device, platform, state,
-/// certificate, vendor, token, badge, last change.
-type DeviceJsonColumns = (
-    String,
-    String,
-    String,
-    String,
-    Option<i64>,
-    Option<String>,
-    Option<String>,
-    i64,
-    i64,
-);
-
 pub(crate) const DELIVERY_COLUMNS: &str = "id, message_id, user_id, device_id, decision, reason, vendor, certificate_id, \
      state, attempts, vendor_code, vendor_msg_id, attempt_log, created_at, updated_at";
 
@@ -84,8 +70,8 @@ impl MessageStore for SqliteStore {
                 list.push_bind(user);
             }
             q.push(
-                "); SELECT json_group_array(json_array(user_id, device_id, platform, state, certificate_id, \
-                 vendor, token, badge, updated_at)) AS devices FROM devices WHERE app_id = ",
+                "); SELECT json_group_array(json_array(app_id, user_id, device_id, platform, state, \
+                 certificate_id, vendor, token, badge, updated_at)) AS devices FROM devices WHERE app_id = ",
             );
             q.push_bind(app).push(" AND user_id IN (");
             let mut list = q.separated(", ");
@@ -113,30 +99,8 @@ impl MessageStore for SqliteStore {
                     }
                 } else {
                     let text: String = row.try_get("devices").map_err(backend)?;
-                    for (
-                        user_id,
-                        device_id,
-                        platform,
-                        state,
-                        certificate_id,
-                        vendor,
-                        token,
-                        badge,
-                        updated_at,
-                    ) in from_json::<Vec<DeviceJsonColumns>>("devices", &text)?
-                    {
-                        let device = super::devices::device_from_columns(super::devices::DeviceColumns {
-                            app_id: app.to_string(),
-                            user_id,
-                            device_id,
-                            platform,
-                            state,
-                            certificate_id,
-                            vendor,
-                            token,
-                            badge,
-                            updated_at,
-                        })?;
+                    for columns in from_json::<Vec<super::devices::DeviceColumns>>("devices", &text)? {
+                        let device = super::devices::device_from_columns(columns)?;
                         if let Some(recipient) = recipients.get_mut(&device.user_id) {
                             recipient.devices.push(device);
                         }
