@@ -53,7 +53,7 @@ impl Checkpointer {
             loop {
                 ticker.tick().await;
                 let copied = match checkpoint(&mut conn).await {
-                    Ok((frames, _)) if frames >= RESTART_FRAMES => {
+                    Ok(frames) if frames >= RESTART_FRAMES => {
                         // Nearly all of it is copied now; the few frames written meanwhile are
                         // copied with writes held, so that the next write starts the log over.
                         let _turn = writer.lock().await;
@@ -70,12 +70,12 @@ impl Checkpointer {
     }
 }
 
-/// One passive checkpoint; returns the log's frames and how many of them are in the database.
-pub(crate) async fn checkpoint(conn: &mut SqliteConnection) -> Result<(i64, i64), sqlx::Error> {
+/// One passive checkpoint; returns how many frames the log holds.
+async fn checkpoint(conn: &mut SqliteConnection) -> Result<i64, sqlx::Error> {
     let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
         .fetch_one(&mut *conn)
         .await?;
-    Ok((row.try_get(1)?, row.try_get(2)?))
+    row.try_get(1)
 }
 
 #[cfg(test)]

@@ -28,8 +28,8 @@ pub(crate) fn device_from_row(row: &SqliteRow) -> StoreResult<Device> {
     })
 }
 
-/// A device row's columns as stored, however they were read (from a JSON array too, in
-/// this order: see `recipients`).
+/// A device row's columns as stored, however they were read. The fields are in the order of
+/// [`COLUMNS`]: `recipients` reads them as a JSON array of those columns.
 #[derive(serde::Deserialize)]
 pub(crate) struct DeviceColumns {
     pub app_id: String,

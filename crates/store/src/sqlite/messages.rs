@@ -69,10 +69,10 @@ impl MessageStore for SqliteStore {
             for user in chunk {
                 list.push_bind(user);
             }
-            q.push(
-                "); SELECT json_group_array(json_array(app_id, user_id, device_id, platform, state, \
-                 certificate_id, vendor, token, badge, updated_at)) AS devices FROM devices WHERE app_id = ",
-            );
+            q.push(format!(
+                "); SELECT json_group_array(json_array({})) AS devices FROM devices WHERE app_id = ",
+                super::devices::COLUMNS
+            ));
             q.push_bind(app).push(" AND user_id IN (");
             let mut list = q.separated(", ");
             for user in chunk {
