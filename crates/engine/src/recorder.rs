@@ -13,6 +13,15 @@ use tokio::sync::{mpsc, oneshot};
 /// Most outcomes written in one transaction.
 const MAX_GROUP: usize = 5_000;
 
+/// A write of fewer outcomes than this waits up to [`LINGER`] for others to join it. A steady
+/// trickle of single pushes (a thousand messages a second to single recipients) would
+/// otherwise make one write transaction per push, and message commits queue behind each.
+const LINGER_BELOW: usize = 16;
+
+/// How long a small write waits for company. The outcome of a push sent already is only
+/// recorded this much later; its job stays leased meanwhile, so nothing is sent twice.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
 type Request = (Vec<JobResult>, oneshot::Sender<Result<(), String>>);
 
 /// Hands outcomes to the recording task. Cheap to clone.
@@ -66,6 +75,19 @@ async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedRece
                 Err(_) => break,
             }
         }
+        if count < LINGER_BELOW {
+            let until = tokio::time::Instant::now() + LINGER;
+            while count < LINGER_BELOW {
+                match tokio::time::timeout_at(until, receiver.recv()).await {
+                    Ok(Some(next)) => {
+                        count += next.0.len();
+                        group.push(next);
+                    }
+                    // Time is up, or every sender is gone: write what there is.
+                    _ => break,
+                }
+            }
+        }
         let results: Vec<JobResult> = if group.len() == 1 {
             std::mem::take(&mut group[0].0)
         } else {
@@ -77,5 +99,106 @@ async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedRece
             // A caller that stopped waiting does not need the answer.
             let _ = done.send(written.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use herald_core::delivery::{Attempt, DeliveryState, PushJob};
+    use herald_core::store::StoreResult;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A queue that only remembers how many outcomes each write carried.
+    #[derive(Default)]
+    struct Writes(Mutex<Vec<usize>>);
+
+    impl Writes {
+        fn sizes(&self) -> Vec<usize> {
+            self.0.lock().expect("lock").clone()
+        }
+    }
+
+    #[async_trait]
+    impl JobQueue for Writes {
+        async fn claim_jobs(&self, _limit: u32, _lease_ms: i64) -> StoreResult<Vec<PushJob>> {
+            Ok(Vec::new())
+        }
+        async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()> {
+            self.0.lock().expect("lock").push(results.len());
+            Ok(())
+        }
+        async fn next_due(&self) -> StoreResult<Option<i64>> {
+            Ok(None)
+        }
+    }
+
+    fn accepted(id: i64) -> JobResult {
+        JobResult {
+            id,
+            state: DeliveryState::Accepted,
+            not_before: None,
+            attempt: Attempt {
+                at: 0,
+                outcome: "accepted".into(),
+                code: None,
+                latency_ms: 1,
+            },
+            vendor_msg_id: None,
+            unbind: None,
+        }
+    }
+
+    /// Records one outcome per push at the given offsets (virtual time) and waits for all.
+    async fn record_at(recorder: &Recorder, offsets: &[Duration]) {
+        let tasks: Vec<_> = offsets
+            .iter()
+            .enumerate()
+            .map(|(i, offset)| {
+                let recorder = recorder.clone();
+                let offset = *offset;
+                tokio::spawn(async move {
+                    tokio::time::sleep(offset).await;
+                    recorder.record(vec![accepted(i as i64)]).await
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task").expect("recorded");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn single_outcomes_a_moment_apart_share_one_write() {
+        let writes = Arc::new(Writes::default());
+        let recorder = Recorder::spawn(writes.clone());
+        let step = LINGER / 4;
+        record_at(&recorder, &[Duration::ZERO, step, 2 * step, 3 * step]).await;
+        assert_eq!(writes.sizes(), vec![4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn outcomes_further_apart_than_the_linger_are_written_apart() {
+        let writes = Arc::new(Writes::default());
+        let recorder = Recorder::spawn(writes.clone());
+        record_at(&recorder, &[Duration::ZERO, 2 * LINGER]).await;
+        assert_eq!(writes.sizes(), vec![1, 1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_with_enough_outcomes_does_not_wait() {
+        let writes = Arc::new(Writes::default());
+        let recorder = Recorder::spawn(writes.clone());
+        let started = tokio::time::Instant::now();
+        let results = (0..LINGER_BELOW as i64).map(accepted).collect();
+        recorder.record(results).await.expect("recorded");
+        assert_eq!(
+            started.elapsed(),
+            Duration::ZERO,
+            "no time passes on a paused clock unless something waits"
+        );
+        assert_eq!(writes.sizes(), vec![LINGER_BELOW]);
     }
 }

@@ -23,6 +23,7 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MASTER_KEY: [u8; 32] = [7; 32];
@@ -62,6 +63,7 @@ conformance!(
     check_jobs,
     check_leased_commit,
     check_concurrent_claims,
+    check_small_commits_side_by_side,
 );
 
 async fn on_sqlite<F, Fut>(check: F)
@@ -1111,6 +1113,103 @@ async fn check_messages(store: Arc<dyn Store>) {
     );
     new_app(&*store, "a2").await;
     assert!(store.delivery_counts("a2").await.expect("counts").is_empty());
+}
+
+/// Small message commits made at the same moment may be written together; one that fails
+/// (a message id used before) must fail alone, leave no trace, and leave the store writable.
+async fn check_small_commits_side_by_side(store: Arc<dyn Store>) {
+    new_app(&*store, "a1").await;
+    let fcm = store
+        .create_certificate("a1", &certificate(Vendor::Fcm, "fcm"))
+        .await
+        .expect("fcm");
+    let users: Vec<String> = (0..20).map(|i| format!("u{i:02}")).collect();
+    for (i, user) in users.iter().enumerate() {
+        store
+            .bind_token(
+                "a1",
+                user,
+                "phone",
+                &binding(fcm.id, Vendor::Fcm, &format!("t{i}")),
+            )
+            .await
+            .expect("bind");
+    }
+    let plan = |i: usize| push_plan(&users[i], "phone", fcm.id, Vendor::Fcm, &format!("t{i}"));
+    let taken = message("a1", "taken", "sender", "g");
+    store
+        .commit_message(&taken, &users[..1], &[plan(0)])
+        .await
+        .expect("first use of the id");
+
+    // Alone: the failed commit must not leave its transaction open.
+    assert!(
+        store
+            .commit_message(&taken, &users[..1], &[plan(0)])
+            .await
+            .is_err()
+    );
+
+    // Side by side with twenty good ones, twice over.
+    for round in 0..2 {
+        let commits = (0..=users.len()).map(|i| {
+            let store = store.clone();
+            let (message, inbox, plans) = if i == users.len() {
+                (taken.clone(), users[..1].to_vec(), vec![plan(0)])
+            } else {
+                (
+                    message("a1", &format!("m{round}-{i}"), "sender", "g"),
+                    vec![users[i].clone()],
+                    vec![plan(i)],
+                )
+            };
+            async move { store.commit_message(&message, &inbox, &plans).await }
+        });
+        // A group retrying its commits one by one once waited forever on a writer turn
+        // held by a caller whose commit was in that very group.
+        let answers = tokio::time::timeout(Duration::from_secs(30), futures::future::join_all(commits))
+            .await
+            .expect("the commits must all be answered");
+        let (reused, good) = answers.split_last().expect("answers");
+        assert!(reused.is_err(), "a message id used before: {reused:?}");
+        for (i, answer) in good.iter().enumerate() {
+            let seqs = answer.as_ref().expect("a good commit");
+            let expected = if i == 0 { 2 + round } else { 1 + round };
+            assert_eq!(seqs.get(&users[i]), Some(&expected), "{}", users[i]);
+        }
+    }
+
+    // Nothing of the failed commits stayed: u00 has its three messages, no gap, one badge each.
+    let inbox = store.inbox_after("a1", "u00", 0, 10).await.expect("inbox");
+    assert_eq!(
+        inbox
+            .iter()
+            .map(|(seq, m)| (*seq, m.id.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(1, "taken"), (2, "m0-0"), (3, "m1-0")]
+    );
+    assert_eq!(
+        store
+            .get_device("a1", "u00", "phone")
+            .await
+            .expect("device")
+            .badge,
+        3
+    );
+    assert_eq!(
+        store
+            .message_deliveries("a1", "taken")
+            .await
+            .expect("records")
+            .len(),
+        1
+    );
+    let later = message("a1", "later", "sender", "g");
+    let seqs = store
+        .commit_message(&later, &users[..1], &[plan(0)])
+        .await
+        .expect("the store still writes");
+    assert_eq!(seqs.get("u00"), Some(&4));
 }
 
 /// Three devices, one message, three push jobs; returns them claimed.
