@@ -377,7 +377,11 @@ impl Dispatcher {
                         .acquire_many(u32::try_from(jobs.len()).unwrap_or(u32::MAX))
                         .await;
                     let results = self.send_group(key, jobs, messages).await;
-                    self.recorder.record(results).await
+                    // With the window at most half used nobody waits for these permits, and the
+                    // outcome may wait a moment to share its write; a fuller window (a fan-out)
+                    // sends its next unit as soon as this one is stored.
+                    let patient = self.window.available_permits() * 2 >= self.config.window;
+                    self.recorder.record(results, patient).await
                 }
             })
             .buffer_unordered(self.config.concurrency.max(1))

@@ -13,16 +13,22 @@ use tokio::sync::{mpsc, oneshot};
 /// Most outcomes written in one transaction.
 const MAX_GROUP: usize = 5_000;
 
-/// A write of fewer outcomes than this waits up to [`LINGER`] for others to join it. A steady
-/// trickle of single pushes (a thousand messages a second to single recipients) would
-/// otherwise make one write transaction per push, and message commits queue behind each.
+/// A write of fewer outcomes than this waits up to [`LINGER`] for others to join it, when
+/// every caller in it can wait (see [`Recorder::record`]). A steady trickle of single pushes
+/// (a thousand messages a second to single recipients) would otherwise make one write
+/// transaction per push, and message commits queue behind each.
 const LINGER_BELOW: usize = 16;
 
 /// How long a small write waits for company. The outcome of a push sent already is only
 /// recorded this much later; its job stays leased meanwhile, so nothing is sent twice.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
-type Request = (Vec<JobResult>, oneshot::Sender<Result<(), String>>);
+/// Outcomes to write, whether their caller can wait for company, and where the answer goes.
+struct Request {
+    results: Vec<JobResult>,
+    patient: bool,
+    done: oneshot::Sender<Result<(), String>>,
+}
 
 /// Hands outcomes to the recording task. Cheap to clone.
 #[derive(Clone)]
@@ -45,14 +51,21 @@ impl Recorder {
         Self { requests }
     }
 
-    /// Writes `results` (with any others waiting) and returns once they are stored.
-    pub async fn record(&self, results: Vec<JobResult>) -> Result<(), StoreError> {
+    /// Writes `results` (with any others waiting) and returns once they are stored. A
+    /// `patient` caller lets a small write wait [`LINGER`] for others to join it; one that
+    /// others wait on (a dispatch window full until these outcomes are stored) is written at
+    /// once.
+    pub async fn record(&self, results: Vec<JobResult>, patient: bool) -> Result<(), StoreError> {
         if results.is_empty() {
             return Ok(());
         }
         let (done, written) = oneshot::channel();
         self.requests
-            .send((results, done))
+            .send(Request {
+                results,
+                patient,
+                done,
+            })
             .map_err(|_| StoreError::Backend("the outcome recorder has stopped".into()))?;
         match written.await {
             Ok(Ok(())) => Ok(()),
@@ -64,23 +77,26 @@ impl Recorder {
 
 async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedReceiver<Request>) {
     while let Some(first) = receiver.recv().await {
+        let mut count = first.results.len();
+        let mut patient = first.patient;
         let mut group = vec![first];
-        let mut count = group[0].0.len();
         while count < MAX_GROUP {
             match receiver.try_recv() {
                 Ok(next) => {
-                    count += next.0.len();
+                    count += next.results.len();
+                    patient &= next.patient;
                     group.push(next);
                 }
                 Err(_) => break,
             }
         }
-        if count < LINGER_BELOW {
+        if patient && count < LINGER_BELOW {
             let until = tokio::time::Instant::now() + LINGER;
-            while count < LINGER_BELOW {
+            while patient && count < LINGER_BELOW {
                 match tokio::time::timeout_at(until, receiver.recv()).await {
                     Ok(Some(next)) => {
-                        count += next.0.len();
+                        count += next.results.len();
+                        patient &= next.patient;
                         group.push(next);
                     }
                     // Time is up, or every sender is gone: write what there is.
@@ -89,13 +105,16 @@ async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedRece
             }
         }
         let results: Vec<JobResult> = if group.len() == 1 {
-            std::mem::take(&mut group[0].0)
+            std::mem::take(&mut group[0].results)
         } else {
-            group.iter_mut().flat_map(|(r, _)| std::mem::take(r)).collect()
+            group
+                .iter_mut()
+                .flat_map(|r| std::mem::take(&mut r.results))
+                .collect()
         };
         metrics::histogram!("herald_outcomes_per_write").record(results.len() as f64);
         let written = queue.complete_jobs(&results).await.map_err(|e| e.to_string());
-        for (_, done) in group {
+        for Request { done, .. } in group {
             // A caller that stopped waiting does not need the answer.
             let _ = done.send(written.clone());
         }
@@ -161,7 +180,7 @@ mod tests {
                 let offset = *offset;
                 tokio::spawn(async move {
                     tokio::time::sleep(offset).await;
-                    recorder.record(vec![accepted(i as i64)]).await
+                    recorder.record(vec![accepted(i as i64)], true).await
                 })
             })
             .collect();
@@ -193,12 +212,40 @@ mod tests {
         let recorder = Recorder::spawn(writes.clone());
         let started = tokio::time::Instant::now();
         let results = (0..LINGER_BELOW as i64).map(accepted).collect();
-        recorder.record(results).await.expect("recorded");
+        recorder.record(results, true).await.expect("recorded");
         assert_eq!(
             started.elapsed(),
             Duration::ZERO,
             "no time passes on a paused clock unless something waits"
         );
         assert_eq!(writes.sizes(), vec![LINGER_BELOW]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outcome_others_wait_on_is_written_at_once() {
+        let writes = Arc::new(Writes::default());
+        let recorder = Recorder::spawn(writes.clone());
+        let started = tokio::time::Instant::now();
+        recorder.record(vec![accepted(1)], false).await.expect("recorded");
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert_eq!(writes.sizes(), vec![1]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outcome_others_wait_on_ends_the_linger() {
+        let writes = Arc::new(Writes::default());
+        let recorder = Recorder::spawn(writes.clone());
+        let started = tokio::time::Instant::now();
+        let step = LINGER / 4;
+        let lingering = {
+            let recorder = recorder.clone();
+            tokio::spawn(async move { recorder.record(vec![accepted(1)], true).await })
+        };
+        tokio::time::sleep(step).await;
+        recorder.record(vec![accepted(2)], false).await.expect("recorded");
+        lingering.await.expect("task").expect("recorded");
+        // The timer's resolution is a millisecond: less than the linger, more than the step.
+        assert!(started.elapsed() < LINGER, "{:?}", started.elapsed());
+        assert_eq!(writes.sizes(), vec![2]);
     }
 }
