@@ -459,7 +459,7 @@ struct Frame {
 /// delivery rows their badges from the rows updated just before them, and the rows every
 /// `RETURNING` gives come back together (told apart by their columns).
 async fn write_small_message(
-    tx: &mut SqliteConnection,
+    conn: &mut SqliteConnection,
     message: &Message,
     inbox_users: &[String],
     plans: &[DeliveryPlan],
@@ -536,7 +536,7 @@ async fn write_small_message(
     }
     let mut seqs = BTreeMap::new();
     let mut rows: HashMap<(String, String), (i64, i64)> = HashMap::new();
-    for row in q.build().fetch_all(&mut *tx).await.map_err(backend)? {
+    for row in q.build().fetch_all(&mut *conn).await.map_err(backend)? {
         if row.columns().iter().any(|c| c.name() == "last_seq") {
             seqs.insert(
                 row.try_get::<String, _>("seq_user").map_err(backend)?,

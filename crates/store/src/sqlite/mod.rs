@@ -88,11 +88,6 @@ impl SqliteStore {
     /// of latency with the cores half idle); a fair queue hands the lock over at once.
     async fn write(&self) -> Result<WriteTx, StoreError> {
         let turn = self.writer.clone().lock_owned().await;
-        self.write_with(turn).await
-    }
-
-    /// A write transaction for a writer whose turn came.
-    async fn write_with(&self, turn: tokio::sync::OwnedMutexGuard<()>) -> Result<WriteTx, StoreError> {
         let tx = self.writes.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
         Ok(WriteTx { tx, _turn: turn })
     }
