@@ -75,35 +75,53 @@ impl Recorder {
     }
 }
 
+/// Requests gathered into one write.
+struct Batch {
+    requests: Vec<Request>,
+    /// Outcomes in all the requests.
+    count: usize,
+    /// Whether every caller in it can wait for company.
+    patient: bool,
+}
+
+impl Batch {
+    fn new(first: Request) -> Self {
+        Self {
+            count: first.results.len(),
+            patient: first.patient,
+            requests: vec![first],
+        }
+    }
+
+    fn add(&mut self, next: Request) {
+        self.count += next.results.len();
+        self.patient &= next.patient;
+        self.requests.push(next);
+    }
+
+    fn lingers(&self) -> bool {
+        self.patient && self.count < LINGER_BELOW
+    }
+}
+
 async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedReceiver<Request>) {
     while let Some(first) = receiver.recv().await {
-        let mut count = first.results.len();
-        let mut patient = first.patient;
-        let mut group = vec![first];
-        while count < MAX_GROUP {
+        let mut batch = Batch::new(first);
+        while batch.count < MAX_GROUP {
             match receiver.try_recv() {
-                Ok(next) => {
-                    count += next.results.len();
-                    patient &= next.patient;
-                    group.push(next);
-                }
+                Ok(next) => batch.add(next),
                 Err(_) => break,
             }
         }
-        if patient && count < LINGER_BELOW {
-            let until = tokio::time::Instant::now() + LINGER;
-            while patient && count < LINGER_BELOW {
-                match tokio::time::timeout_at(until, receiver.recv()).await {
-                    Ok(Some(next)) => {
-                        count += next.results.len();
-                        patient &= next.patient;
-                        group.push(next);
-                    }
-                    // Time is up, or every sender is gone: write what there is.
-                    _ => break,
-                }
+        let until = tokio::time::Instant::now() + LINGER;
+        while batch.lingers() {
+            match tokio::time::timeout_at(until, receiver.recv()).await {
+                Ok(Some(next)) => batch.add(next),
+                // Time is up, or every sender is gone: write what there is.
+                _ => break,
             }
         }
+        let mut group = batch.requests;
         let results: Vec<JobResult> = if group.len() == 1 {
             std::mem::take(&mut group[0].results)
         } else {

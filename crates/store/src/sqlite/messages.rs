@@ -408,12 +408,11 @@ impl SqliteStore {
         let committed = written.len() == group.len();
         if !committed {
             // A failed statement (or commit) may leave the transaction open: end it before
-            // anyone else writes, or give up the connection if even that fails.
-            if let Err(error) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
-                let open = !error.to_string().contains("no transaction is active");
-                if open {
-                    conn.close_on_drop();
-                }
+            // anyone else writes. Should even that fail, the connection's state is unknown
+            // (SQLite may have ended the transaction itself): it is given up, and the pool
+            // opens a fresh one.
+            if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                conn.close_on_drop();
             }
         }
         // The writer turn goes back before the commits are retried one by one below.
