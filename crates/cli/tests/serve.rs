@@ -47,6 +47,11 @@ impl Herald {
     /// Starts `herald serve` in `work_dir` (so no `herald.toml` is found) with no `HERALD_*`
     /// variables, and waits until `/healthz` answers.
     async fn start(data_dir: &Path, work_dir: &Path) -> Self {
+        Self::start_with_env(data_dir, work_dir, &[]).await
+    }
+
+    /// As [`Herald::start`], with these environment variables set.
+    async fn start_with_env(data_dir: &Path, work_dir: &Path, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
         command
@@ -64,6 +69,7 @@ impl Herald {
                 command.env_remove(key);
             }
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("spawn herald");
         let output = Arc::new(Mutex::new(String::new()));
         let readers = vec![
@@ -197,4 +203,124 @@ async fn serve_prints_the_admin_token_once_stops_on_sigterm_and_keeps_the_token_
         !output.contains("admin token"),
         "admin token banner on restart:\n{output}"
     );
+}
+
+/// The admin token printed by a first start (waits for the banner).
+fn printed_admin_token(herald: &Herald) -> String {
+    for _ in 0..50 {
+        if let Some(token) = admin_token(&herald.output()) {
+            return token;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no hra_ token printed:\n{}", herald.output())
+}
+
+async fn post_json(request: reqwest::RequestBuilder, body: serde_json::Value) -> serde_json::Value {
+    let response = request.json(&body).send().await.expect("request");
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.expect("JSON body");
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+#[tokio::test]
+async fn a_debug_log_never_shows_the_user_token_and_unknown_herald_variables_only_warn() {
+    let work_dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = work_dir.path().join("data");
+    let herald = Herald::start_with_env(
+        &data_dir,
+        work_dir.path(),
+        &[
+            ("HERALD_LOG", "debug"),
+            ("HERALD_WRAPPER_OPTION", "from-a-script"),
+        ],
+    )
+    .await;
+    let admin = printed_admin_token(&herald);
+    let http = client();
+
+    let app = post_json(
+        http.post(format!("{}/v1/apps", herald.base)).bearer_auth(&admin),
+        serde_json::json!({"name": "log-check"}),
+    )
+    .await;
+    let (app_id, secret) = (
+        app["id"].as_str().expect("id"),
+        app["secret"].as_str().expect("secret"),
+    );
+    let minted = post_json(
+        http.post(format!("{}/v1/apps/{app_id}/users/alice/tokens", herald.base))
+            .basic_auth(app_id, Some(secret)),
+        serde_json::json!({"ttl_seconds": 600}),
+    )
+    .await;
+    let user_token = minted["token"].as_str().expect("token").to_string();
+
+    // A phone that cannot set headers passes its token in the query.
+    let url = format!(
+        "ws://{}/v1/connect?device=phone-1&platform=web&token={user_token}",
+        herald.base.trim_start_matches("http://")
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("websocket");
+    socket.close(None).await.expect("close");
+    drop(socket);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (exit, output) = herald.terminate();
+    assert!(exit.success(), "herald exited with {exit}:\n{output}");
+    assert!(
+        output.contains("/v1/connect?device=phone-1&platform=web&token=**redacted**"),
+        "the connect request was not logged (redacted) at debug level:\n{output}"
+    );
+    assert!(
+        !output.contains(&user_token),
+        "the user token is in the log:\n{output}"
+    );
+    assert!(
+        !output.contains(secret),
+        "the app secret is in the log:\n{output}"
+    );
+    assert_eq!(
+        output.matches(&admin).count(),
+        1,
+        "the admin token appears beyond its banner:\n{output}"
+    );
+    assert!(
+        output.contains("HERALD_WRAPPER_OPTION") && !output.contains("from-a-script"),
+        "no warning naming the unknown variable (or its value was logged):\n{output}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_exits_within_the_shutdown_deadline_while_a_request_is_stalled() {
+    use tokio::io::AsyncWriteExt;
+    let work_dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = work_dir.path().join("data");
+    let herald = Herald::start_with_env(
+        &data_dir,
+        work_dir.path(),
+        &[
+            ("HERALD_SHUTDOWN_TIMEOUT_SECONDS", "2"),
+            ("HERALD_HTTP_HEADER_TIMEOUT_SECONDS", "600"),
+            ("HERALD_HTTP_BODY_TIMEOUT_SECONDS", "600"),
+        ],
+    )
+    .await;
+    let address = herald.base.trim_start_matches("http://").to_string();
+    let mut in_head = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    in_head
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: herald\r\n")
+        .await
+        .expect("write");
+    let mut in_body = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    in_body
+        .write_all(b"POST /v1/apps HTTP/1.1\r\nHost: herald\r\nContent-Length: 50\r\n\r\n{")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // `terminate` fails the test if the process is still running 10 s after SIGTERM.
+    let (exit, output) = herald.terminate();
+    assert!(exit.success(), "herald exited with {exit}:\n{output}");
+    assert!(output.contains("Herald stopped."), "{output}");
 }

@@ -46,6 +46,16 @@ pub struct Config {
     /// Seconds without a heartbeat after which a node counts as dead and its devices as
     /// disconnected (they get pushes).
     pub node_ttl_seconds: u64,
+    /// Seconds a client has to send a whole request head; also how long an idle keep-alive
+    /// connection stays open.
+    pub http_header_timeout_seconds: u64,
+    /// Seconds a request body may pause before the request is answered 408.
+    pub http_body_timeout_seconds: u64,
+    /// Connections served at once; further ones wait in the listen backlog. Keep it below
+    /// the process's descriptor limit (`ulimit -n`).
+    pub http_max_connections: usize,
+    /// Seconds a shutdown waits for open requests before closing their connections.
+    pub shutdown_timeout_seconds: u64,
 }
 
 /// Log output format.
@@ -77,6 +87,10 @@ impl Default for Config {
             cluster_name: "herald".into(),
             node_id: String::new(),
             node_ttl_seconds: 10,
+            http_header_timeout_seconds: 10,
+            http_body_timeout_seconds: 30,
+            http_max_connections: 10_000,
+            shutdown_timeout_seconds: 10,
         }
     }
 }

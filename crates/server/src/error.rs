@@ -148,9 +148,26 @@ impl From<JsonRejection> for ApiError {
                 "payload_too_large",
                 "the request body is larger than this server accepts (max_body_bytes)",
             ),
+            JsonRejection::BytesRejection(e) if caused_by_body_timeout(&e) => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body stopped arriving (http_body_timeout_seconds)",
+            ),
             other => ApiError::bad_request("invalid_body", other.body_text()),
         }
     }
+}
+
+/// Whether reading the body failed because it paused longer than the body timeout.
+fn caused_by_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 impl From<PathRejection> for ApiError {

@@ -12,6 +12,8 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod gateway;
+mod redact;
+mod serve;
 pub mod state;
 
 pub use bootstrap::{Prepared, prepare};
@@ -25,8 +27,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use error::ApiError;
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 /// The whole HTTP application.
@@ -35,6 +38,7 @@ pub fn router(state: AppState) -> Router {
     api::document_common_errors(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let max_body = state.config.max_body_bytes;
+    let body_timeout = Duration::from_secs(state.config.http_body_timeout_seconds.max(1));
     routes
         .route(
             "/openapi.json",
@@ -46,9 +50,21 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request, as tower-http's default (DEBUG, method, URI, version) but with
+/// credentials in the URI redacted. Headers are never recorded.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        uri = %redact::loggable_uri(request.uri()),
+        version = ?request.version(),
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -86,8 +102,9 @@ async fn record_metrics(State(_): State<AppState>, request: Request, next: Next)
 }
 
 /// Serves Herald on `listener` until `shutdown` completes: the HTTP/WebSocket surface and
-/// this node's push dispatchers. In-flight requests finish; dispatchers stop after their
-/// current batch (unfinished jobs stay leased in the queue and are picked up again).
+/// this node's push dispatchers. In-flight requests finish within `shutdown_timeout_seconds`
+/// (then their connections are closed); dispatchers stop after their current batch
+/// (unfinished jobs stay leased in the queue and are picked up again).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -96,8 +113,9 @@ pub async fn run(
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     let workers = state.dispatcher.spawn(dispatch_stopped);
     let hub = state.hub.clone();
+    let limits = serve::HttpLimits::from_config(&state.config);
     let app = router(state);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = serve::serve(listener, app, limits, shutdown).await;
     let _ = stop_dispatch.send(true);
     for worker in workers {
         let _ = worker.await;

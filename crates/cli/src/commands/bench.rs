@@ -233,7 +233,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         trusted_ca_file: sandbox.dir.path().join("ca.pem").display().to_string(),
         database_url: String::new(),
         master_key_file: String::new(),
-        ..crate::settings::load(None)?
+        ..crate::settings::load(None)?.config
     };
     if args.nodes > 0 {
         let name = format!("herald_bench_{:08x}", rand_suffix());

@@ -19,7 +19,8 @@ pub struct ServeArgs {
 
 /// Runs the server.
 pub fn run(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = crate::settings::load(file)?;
+    let loaded = crate::settings::load(file)?;
+    let mut config = loaded.config.clone();
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
@@ -27,6 +28,7 @@ pub fn run(file: Option<&Path>, args: ServeArgs) -> anyhow::Result<()> {
         config.data_dir = dir;
     }
     init_logging(config.log_format);
+    loaded.warn_ignored();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(serve(config))
 }
