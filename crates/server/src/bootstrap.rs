@@ -55,16 +55,18 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         move |source| BootstrapError::Io { path, source }
     };
     std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
-    let key = load_or_create_master_key(&config.effective_master_key_file())?;
-    let (store, queue, hub): (Arc<dyn Store>, Arc<dyn JobQueue>, PresenceHub) = if config.is_clustered() {
-        let node = herald_store::jetstream::join(&cluster_options(&config), &key).await?;
-        tracing::info!(node = node.presence.node_id(), cluster = %config.cluster_name, "Joined the cluster.");
-        let hub = PresenceHub::clustered(node.presence.clone()).await?;
-        (node.store, node.queue, hub)
-    } else {
-        let store = herald_store::open(&config.effective_database_url(), &key).await?;
-        let queue: Arc<dyn JobQueue> = store.clone();
-        (store, queue, PresenceHub::new())
+    let key_file = config.effective_master_key_file();
+    let (key, key_created) = load_or_create_master_key(&key_file)?;
+    let (store, queue, hub) = match open_backend(&config, &key).await {
+        Ok(opened) => opened,
+        Err(error) => {
+            // A key made by this start and refused (or never used) must not be taken for the
+            // database's key by the next start.
+            if key_created {
+                let _ = std::fs::remove_file(&key_file);
+            }
+            return Err(error);
+        }
     };
 
     let mut new_admin_token = None;
@@ -125,6 +127,24 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
     })
 }
 
+/// The store, job queue and presence hub of this node: PostgreSQL + NATS in a cluster, the
+/// embedded store (its own queue) otherwise.
+async fn open_backend(
+    config: &Config,
+    key: &[u8; MASTER_KEY_LEN],
+) -> Result<(Arc<dyn Store>, Arc<dyn JobQueue>, PresenceHub), BootstrapError> {
+    if config.is_clustered() {
+        let node = herald_store::jetstream::join(&cluster_options(config), key).await?;
+        tracing::info!(node = node.presence.node_id(), cluster = %config.cluster_name, "Joined the cluster.");
+        let hub = PresenceHub::clustered(node.presence.clone()).await?;
+        Ok((node.store, node.queue, hub))
+    } else {
+        let store = herald_store::open(&config.effective_database_url(), key).await?;
+        let queue: Arc<dyn JobQueue> = store.clone();
+        Ok((store, queue, PresenceHub::new()))
+    }
+}
+
 /// The cluster settings of a node's configuration.
 fn cluster_options(config: &Config) -> herald_store::jetstream::ClusterOptions {
     let node_id = if config.node_id.is_empty() {
@@ -142,22 +162,25 @@ fn cluster_options(config: &Config) -> herald_store::jetstream::ClusterOptions {
     }
 }
 
-/// Reads the master key, or creates it (mode 0600) when the file does not exist.
-fn load_or_create_master_key(path: &Path) -> Result<[u8; MASTER_KEY_LEN], BootstrapError> {
+/// Reads the master key, or creates it (mode 0600) when the file does not exist; says whether
+/// it was created.
+fn load_or_create_master_key(path: &Path) -> Result<([u8; MASTER_KEY_LEN], bool), BootstrapError> {
     let io = |source| BootstrapError::Io {
         path: path.display().to_string(),
         source,
     };
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            parse_hex_key(text.trim()).ok_or_else(|| BootstrapError::BadMasterKey(path.display().to_string()))
+            let key = parse_hex_key(text.trim())
+                .ok_or_else(|| BootstrapError::BadMasterKey(path.display().to_string()))?;
+            Ok((key, false))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut key = [0u8; MASTER_KEY_LEN];
             rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
             let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
             write_private_file(path, &hex).map_err(io)?;
-            Ok(key)
+            Ok((key, true))
         }
         Err(e) => Err(io(e)),
     }

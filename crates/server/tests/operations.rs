@@ -403,3 +403,27 @@ async fn a_node_with_another_master_key_is_refused_at_start_and_the_data_stays_r
     // The running node still opens its secrets: the app's credentials check out.
     assert!(!server.user_token(&app, "someone").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_start_refused_for_its_master_key_leaves_no_new_key_file_behind() {
+    let server = TestServer::start().await;
+    let other = tempfile::tempdir().expect("dir");
+    let new_key = other.path().join("data").join("master.key");
+    // No key file: the start generates one, which the existing database then refuses.
+    let refused = herald_server::prepare(herald_server::Config {
+        data_dir: other.path().join("data"),
+        database_url: server.database_url.clone(),
+        ..herald_server::Config::default()
+    })
+    .await
+    .expect_err("a freshly generated master key is refused by an existing database");
+    assert!(
+        refused.to_string().contains("master key does not match"),
+        "{refused}"
+    );
+    assert!(
+        !new_key.exists(),
+        "the refused start left its generated key at {}",
+        new_key.display()
+    );
+}
