@@ -159,17 +159,11 @@ impl Drop for SharedResources {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
-    if std::env::var("HERALD_TEST_BACKEND").map_or(true, |b| b != "cluster") {
-        println!("scale-out test: runs with HERALD_TEST_BACKEND=cluster (PostgreSQL and NATS on 127.0.0.1)");
-        return;
-    }
     let dir = tempfile::tempdir().expect("dir");
     let sandbox = SandboxProcess::start(&dir.path().join("sandbox")).await;
     let http = reqwest::Client::new();
-    let admin_url = std::env::var("HERALD_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = herald_testkit::services::postgres_url();
     let name = format!(
         "herald_c{:08x}",
         std::process::id() ^ (Instant::now().elapsed().subsec_nanos())
@@ -177,7 +171,7 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
     let database_url = herald_store::postgres::create_database(&admin_url, &name)
         .await
         .expect("fresh database");
-    let nats_url = std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats_url = herald_testkit::services::nats_url();
     let shared = SharedResources {
         admin_url: admin_url.clone(),
         nats_url: nats_url.clone(),
@@ -347,4 +341,22 @@ async fn three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out() {
          duplicates {duplicates} ({:.2} %)",
         duplicates as f64 * 100.0 / MEMBERS as f64
     );
+}
+
+/// The scale-out mode's test: it runs with `HERALD_TEST_BACKEND=cluster`, as `.ci/run` does.
+fn requirement() -> herald_testkit::Requirement {
+    if std::env::var("HERALD_TEST_BACKEND").map_or(true, |b| b != "cluster") {
+        return herald_testkit::Requirement::OtherMode(
+            "it runs with HERALD_TEST_BACKEND=cluster (PostgreSQL and NATS)".into(),
+        );
+    }
+    herald_testkit::Requirement::service(herald_testkit::services::nats_and_postgres())
+}
+
+fn main() -> std::process::ExitCode {
+    herald_testkit::run(
+        "cluster",
+        requirement(),
+        herald_testkit::async_tests![three_nodes_share_live_delivery_and_finish_a_killed_nodes_fan_out,],
+    )
 }

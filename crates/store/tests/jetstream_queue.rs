@@ -3,7 +3,9 @@
 //! (`HERALD_TEST_POSTGRES_URL` names an admin connection, default
 //! `postgres://postgres@127.0.0.1:5432/test`) and a cluster name of its own on the NATS server
 //! (`HERALD_TEST_NATS_URL`, default `nats://127.0.0.1:4222`); both are removed at the end, also
-//! when the test fails. Both servers must be running: the tests fail, not skip, without them.
+//! when the test fails. Without them, servers are started from the installed binaries
+//! (`herald-testkit`); where neither is possible the tests are reported as ignored (a failure
+//! under CI).
 
 use async_nats::jetstream::{self, consumer};
 use herald_core::delivery::{
@@ -25,8 +27,6 @@ use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
 const MASTER_KEY: [u8; 32] = [7; 32];
 /// How long any one wait may take before the test fails.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -40,7 +40,7 @@ const APP: &str = "app1";
 // Harness
 
 fn nats_url() -> String {
-    std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| DEFAULT_NATS_URL.into())
+    herald_testkit::services::nats_url()
 }
 
 async fn nats_client() -> async_nats::Client {
@@ -132,7 +132,7 @@ where
     F: FnOnce(Cluster) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let admin = std::env::var("HERALD_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.into());
+    let admin = herald_testkit::services::postgres_url();
     let suffix: u64 = rand::thread_rng().r#gen();
     let db = format!(
         "herald_jsq_{}_{}_{:08x}",
@@ -316,7 +316,6 @@ fn ids<'a>(items: impl IntoIterator<Item = &'a PushJob>) -> BTreeSet<i64> {
 // ---------------------------------------------------------------------------------------------
 // Tests
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_publishes_every_due_job_once_and_claims_hand_each_out() {
     run("relay", |cluster| async move {
         const N: usize = 50;
@@ -378,7 +377,6 @@ async fn relay_publishes_every_due_job_once_and_claims_hand_each_out() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_job_is_recorded_and_leaves_the_stream() {
     run("accepted", |cluster| async move {
         let queue = cluster.node(LONG_ACK_WAIT).await;
@@ -425,7 +423,6 @@ async fn an_accepted_job_is_recorded_and_leaves_the_stream() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_goes_back_through_the_outbox_when_due() {
     run("retry", |cluster| async move {
         let queue = cluster.node(LONG_ACK_WAIT).await;
@@ -491,7 +488,6 @@ async fn a_retry_goes_back_through_the_outbox_when_due() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_jobs_of_a_node_that_dies_go_to_another_node_after_the_ack_wait() {
     run("node_death", |cluster| async move {
         const N: usize = 10;
@@ -545,7 +541,6 @@ async fn the_jobs_of_a_node_that_dies_go_to_another_node_after_the_ack_wait() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_job_whose_record_is_final_is_not_handed_out() {
     run("final_skip", |cluster| async move {
         const N: usize = 5;
@@ -592,7 +587,6 @@ async fn a_redelivered_job_whose_record_is_final_is_not_handed_out() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_job_is_copied_to_the_dead_letter_stream() {
     run("dead_letter", |cluster| async move {
         let queue = cluster.node(LONG_ACK_WAIT).await;
@@ -639,7 +633,6 @@ async fn an_expired_job_is_copied_to_the_dead_letter_stream() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_handed_out_too_often_is_rejected_and_dead_lettered() {
     run("redelivered", |cluster| async move {
         let ack_wait = Duration::from_millis(700);
@@ -677,7 +670,6 @@ async fn a_job_handed_out_too_often_is_rejected_and_dead_lettered() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_waiting_for_a_busy_node_are_handed_out_once() {
     run("busy_node", |cluster| async move {
         const N: usize = 10;
@@ -718,4 +710,21 @@ async fn jobs_waiting_for_a_busy_node_are_handed_out_once() {
         );
     })
     .await;
+}
+
+fn main() -> std::process::ExitCode {
+    herald_testkit::run(
+        "jetstream_queue",
+        herald_testkit::Requirement::service(herald_testkit::services::nats_and_postgres()),
+        herald_testkit::async_tests![
+            relay_publishes_every_due_job_once_and_claims_hand_each_out,
+            an_accepted_job_is_recorded_and_leaves_the_stream,
+            a_retry_goes_back_through_the_outbox_when_due,
+            the_jobs_of_a_node_that_dies_go_to_another_node_after_the_ack_wait,
+            a_redelivered_job_whose_record_is_final_is_not_handed_out,
+            an_expired_job_is_copied_to_the_dead_letter_stream,
+            a_job_handed_out_too_often_is_rejected_and_dead_lettered,
+            jobs_waiting_for_a_busy_node_are_handed_out_once,
+        ],
+    )
 }

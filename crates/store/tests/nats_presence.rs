@@ -1,6 +1,7 @@
 //! Cluster presence against a real NATS server (JetStream enabled): several nodes in one
 //! process, each with its own connection. `HERALD_TEST_NATS_URL` names the server
-//! (default `nats://127.0.0.1:4222`); every test uses its own cluster name.
+//! (default `nats://127.0.0.1:4222`, else one started for the tests, else the tests are reported
+//! as ignored); every test uses its own cluster name.
 
 use herald_core::presence::{ClusterPresence, DeviceKey, SessionSignal};
 use herald_store::jetstream::presence::NatsPresence;
@@ -15,7 +16,7 @@ type Delivered = mpsc::UnboundedReceiver<(DeviceKey, SessionSignal)>;
 const DEADLINE: Duration = Duration::from_secs(15);
 
 fn nats_url() -> String {
-    std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+    herald_testkit::services::nats_url()
 }
 
 async fn client() -> async_nats::Client {
@@ -76,7 +77,6 @@ fn close() -> SessionSignal {
 
 const TTL: Duration = Duration::from_secs(30);
 
-#[tokio::test]
 async fn a_device_announced_on_one_node_is_reachable_from_another() {
     let cluster = Cluster::new();
     let (a, mut a_got) = node(&cluster, "node-a", TTL).await;
@@ -120,7 +120,6 @@ async fn a_device_announced_on_one_node_is_reachable_from_another() {
     cluster.remove().await;
 }
 
-#[tokio::test]
 async fn a_node_that_leaves_takes_its_devices_along_at_once() {
     let cluster = Cluster::new();
     let (a, _a_got) = node(&cluster, "node-a", TTL).await;
@@ -143,7 +142,6 @@ async fn a_node_that_leaves_takes_its_devices_along_at_once() {
     cluster.remove().await;
 }
 
-#[tokio::test]
 async fn a_newer_login_on_another_node_closes_the_old_session() {
     let cluster = Cluster::new();
     let (a, mut a_got) = node(&cluster, "node-a", TTL).await;
@@ -171,7 +169,6 @@ async fn a_newer_login_on_another_node_closes_the_old_session() {
     cluster.remove().await;
 }
 
-#[tokio::test]
 async fn a_node_started_later_knows_the_existing_sessions_at_once() {
     let cluster = Cluster::new();
     let (a, _a_got) = node(&cluster, "node-a", TTL).await;
@@ -190,7 +187,6 @@ async fn a_node_started_later_knows_the_existing_sessions_at_once() {
     cluster.remove().await;
 }
 
-#[tokio::test]
 async fn a_node_that_stops_heartbeating_loses_its_devices() {
     let ttl = Duration::from_secs(2);
     let cluster = Cluster::new();
@@ -228,7 +224,6 @@ async fn a_node_that_stops_heartbeating_loses_its_devices() {
     cluster.remove().await;
 }
 
-#[tokio::test]
 async fn a_node_restarted_under_the_same_id_drops_its_old_entries() {
     let cluster = Cluster::new();
     let (a, _a_got) = node(&cluster, "node-a", TTL).await;
@@ -244,4 +239,19 @@ async fn a_node_restarted_under_the_same_id_drops_its_old_entries() {
     a_again.leave().await.expect("leave");
     b.leave().await.expect("leave");
     cluster.remove().await;
+}
+
+fn main() -> std::process::ExitCode {
+    herald_testkit::run(
+        "nats_presence",
+        herald_testkit::Requirement::service(herald_testkit::services::nats().map(drop)),
+        herald_testkit::async_tests![
+            a_device_announced_on_one_node_is_reachable_from_another,
+            a_node_that_leaves_takes_its_devices_along_at_once,
+            a_newer_login_on_another_node_closes_the_old_session,
+            a_node_started_later_knows_the_existing_sessions_at_once,
+            a_node_that_stops_heartbeating_loses_its_devices,
+            a_node_restarted_under_the_same_id_drops_its_old_entries,
+        ],
+    )
 }

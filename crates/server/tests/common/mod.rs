@@ -204,14 +204,12 @@ pub fn scale_out() -> bool {
 /// Points a configuration at a fresh PostgreSQL database and a cluster name of its own on
 /// the shared NATS server, so tests never see each other's data.
 pub async fn join_fresh_cluster(config: &mut Config) -> ClusterResources {
-    let admin_url = std::env::var("HERALD_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin_url = herald_testkit::services::postgres_url();
     let name = format!("herald_t{:016x}", rand::random::<u64>());
     config.database_url = herald_store::postgres::create_database(&admin_url, &name)
         .await
-        .expect("a fresh PostgreSQL database (is PostgreSQL running on 127.0.0.1:5432?)");
-    config.nats_url =
-        std::env::var("HERALD_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+        .expect("a fresh PostgreSQL database");
+    config.nats_url = herald_testkit::services::nats_url();
     config.cluster_name = name.clone();
     config.node_ttl_seconds = 3;
     ClusterResources {
