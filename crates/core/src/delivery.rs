@@ -101,13 +101,99 @@ pub struct DeliveryPlan {
     pub push: Option<PlannedPush>,
 }
 
+/// What came of one attempt, as its log entry names it. Stored in each delivery's attempt log
+/// and shown by the deliveries API as the snake_case id; every id ever written is a variant,
+/// so an old log still reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// The vendor took the push.
+    Accepted,
+    /// The vendor called the token dead.
+    InvalidToken,
+    /// The vendor asked to try again; another attempt is due.
+    Retry,
+    /// Given up: the TTL ran out (or the attempts did) before the vendor took it.
+    Expired,
+    /// The vendor credential kept failing after a refresh.
+    AuthExpired,
+    /// A vendor quota was used up.
+    QuotaExceeded,
+    /// Refused for good, by the vendor or before sending.
+    Rejected,
+    /// The request got no answer (connection, TLS, timeout, unreadable answer).
+    TransportError,
+}
+
+impl AttemptOutcome {
+    /// Every outcome, in declaration order.
+    pub const ALL: [AttemptOutcome; 8] = [
+        AttemptOutcome::Accepted,
+        AttemptOutcome::InvalidToken,
+        AttemptOutcome::Retry,
+        AttemptOutcome::Expired,
+        AttemptOutcome::AuthExpired,
+        AttemptOutcome::QuotaExceeded,
+        AttemptOutcome::Rejected,
+        AttemptOutcome::TransportError,
+    ];
+
+    /// The outcome's id string (as stored and as the API shows it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Accepted => "accepted",
+            AttemptOutcome::InvalidToken => "invalid_token",
+            AttemptOutcome::Retry => "retry",
+            AttemptOutcome::Expired => "expired",
+            AttemptOutcome::AuthExpired => "auth_expired",
+            AttemptOutcome::QuotaExceeded => "quota_exceeded",
+            AttemptOutcome::Rejected => "rejected",
+            AttemptOutcome::TransportError => "transport_error",
+        }
+    }
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that names no [`AttemptOutcome`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an attempt outcome")]
+pub struct UnknownAttemptOutcome(pub String);
+
+impl std::str::FromStr for AttemptOutcome {
+    type Err = UnknownAttemptOutcome;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AttemptOutcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == s)
+            .ok_or_else(|| UnknownAttemptOutcome(s.to_string()))
+    }
+}
+
+impl PartialEq<str> for AttemptOutcome {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for AttemptOutcome {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One attempt at the vendor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// When it was made, ms since the epoch.
     pub at: Millis,
-    /// `accepted`, `invalid_token`, `retry`, `auth_expired`, `quota_exceeded`, `rejected`, `transport_error`.
-    pub outcome: String,
+    /// What came of it.
+    pub outcome: AttemptOutcome,
     /// The vendor's code or reason.
     pub code: Option<String>,
     /// Request round trip in milliseconds.
@@ -196,4 +282,39 @@ pub struct JobResult {
     pub vendor_msg_id: Option<String>,
     /// For an invalid token: unbind it from the device (if still bound there).
     pub unbind: Option<(String, String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The id strings are what attempt logs hold and what the deliveries API shows: each
+    /// outcome's id, its JSON and its parse agree, so a log written before still reads.
+    #[test]
+    fn attempt_outcome_ids_match_their_json_and_parse_back() {
+        let ids: Vec<&str> = AttemptOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "accepted",
+                "invalid_token",
+                "retry",
+                "expired",
+                "auth_expired",
+                "quota_exceeded",
+                "rejected",
+                "transport_error"
+            ]
+        );
+        for outcome in AttemptOutcome::ALL {
+            let json = serde_json::to_value(outcome).expect("serialises");
+            assert_eq!(json, serde_json::Value::String(outcome.as_str().into()));
+            assert_eq!(outcome.as_str().parse::<AttemptOutcome>(), Ok(outcome));
+            assert_eq!(outcome, outcome.as_str());
+        }
+        assert_eq!(
+            "delivered".parse::<AttemptOutcome>(),
+            Err(UnknownAttemptOutcome("delivered".into()))
+        );
+    }
 }

@@ -6,11 +6,12 @@
 pub mod adapters;
 pub mod dispatch;
 pub mod messaging;
+pub mod outcome;
 pub mod presence;
 pub mod recorder;
 pub mod retry;
 
 pub use adapters::{AdapterFactory, AdapterRegistry};
-pub use dispatch::{DispatchConfig, Dispatcher, Handoff};
+pub use dispatch::{DispatchConfig, Dispatcher, GroupKey, Handoff};
 pub use messaging::{Messenger, Outgoing, SendError, SendReport};
 pub use presence::{DeviceKey, PresenceHub, SessionSignal};

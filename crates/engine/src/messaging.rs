@@ -10,9 +10,10 @@ use herald_core::delivery::{DeliveryPlan, PlannedPush};
 use herald_core::message::{Destination, Message, MessageKind, PushInfo};
 use herald_core::notify::user_sound;
 use herald_core::routing::{RouteInput, decide};
+use herald_core::store::Recipient;
 use herald_core::{Store, StoreError, now_millis};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -97,6 +98,48 @@ impl std::fmt::Debug for Messenger {
     }
 }
 
+/// Everyone a message involves, as the store knows them.
+struct Involved {
+    /// The sender (their other devices get a copy of what they sent).
+    sender: Recipient,
+    /// The recipients, the sender left out.
+    recipients: Vec<Recipient>,
+    /// The group's name, for a group message.
+    group_name: Option<String>,
+}
+
+/// What the commit gave back.
+struct Committed {
+    /// Each inbox user's sequence number for the message.
+    seqs: BTreeMap<String, i64>,
+    /// Whether the push jobs went straight to this node's dispatchers (no wake-up needed).
+    handed_over: bool,
+}
+
+/// The message `out` makes, created now with a new id.
+fn compose(out: Outgoing, sender: &Recipient, group_name: Option<String>) -> Message {
+    Message {
+        id: new_message_id(),
+        app_id: out.app,
+        from: out.from,
+        to: out.to,
+        kind: out.kind,
+        content: out.content,
+        push: out.push,
+        attributes: out.attributes,
+        sender_nickname: sender.nickname.clone(),
+        group_name,
+        created_at: now_millis(),
+    }
+}
+
+/// Who gets an inbox entry: every recipient, and the sender.
+fn inbox_users(message: &Message, recipients: &[Recipient]) -> Vec<String> {
+    let mut users: Vec<String> = recipients.iter().map(|r| r.user_id.clone()).collect();
+    users.push(message.from.clone());
+    users
+}
+
 /// A new time-ordered message id.
 pub fn new_message_id() -> String {
     format!("msg_{:012x}{:08x}", now_millis(), rand::random::<u32>())
@@ -144,11 +187,39 @@ impl Messenger {
         self
     }
 
-    /// Sends one message.
+    /// Sends one message: who is involved, the message, a routing decision per device, one
+    /// commit, then live copies and the push hand-off.
     pub async fn send(&self, out: Outgoing) -> Result<SendReport, SendError> {
+        let Involved {
+            sender,
+            recipients,
+            group_name,
+        } = self.involved(&out).await?;
+        let from_device = out.from_device.clone();
+        let message = compose(out, &sender, group_name);
+        let plans = self.plan(&message, &recipients).await?;
+        let inbox_users = inbox_users(&message, &recipients);
+        // The plans hold what the commit needs: free the recipients' devices and settings
+        // before it (a 100,000-member group holds tens of MiB here).
+        let recipient_count = recipients.len();
+        drop(recipients);
+        let message = Arc::new(message);
+        let committed = self.commit(&message, &inbox_users, &plans).await?;
+        let mut report = self.deliver(&message, &plans, &committed.seqs);
+        report.recipients = recipient_count;
+        self.show_to_sender(&message, &sender, from_device.as_deref(), report.sender_seq);
+        if report.pushed > 0 && !committed.handed_over {
+            self.wake.notify_waiters();
+            self.wake.notify_one();
+        }
+        metrics::counter!("herald_messages_total", "kind" => message.kind.as_str()).increment(1);
+        Ok(report)
+    }
+
+    /// The sender and the recipients of `out`, with their devices and settings: one store
+    /// read for everyone involved, the sender included.
+    async fn involved(&self, out: &Outgoing) -> Result<Involved, SendError> {
         let store = self.store.as_ref();
-        // Everyone involved, the sender included: one read gives nicknames, settings and
-        // devices for all of them.
         let (involved, group_name) = match &out.to {
             Destination::C2c { to } => {
                 let mut involved = vec![out.from.clone()];
@@ -181,37 +252,39 @@ impl Messenger {
         {
             return Err(StoreError::not_found("user", to.clone()).into());
         }
-        let now = now_millis();
-        let message = Message {
-            id: new_message_id(),
-            app_id: out.app.clone(),
-            from: out.from.clone(),
-            to: out.to.clone(),
-            kind: out.kind,
-            content: out.content,
-            push: out.push,
-            attributes: out.attributes,
-            sender_nickname: sender.nickname.clone(),
+        Ok(Involved {
+            sender,
+            recipients,
             group_name,
-            created_at: now,
-        };
-        let certificates = self.certificates(&out.app).await?;
+        })
+    }
+
+    /// What routing decides for each device of each recipient (core rules), with the push
+    /// job where it pushes.
+    async fn plan(
+        &self,
+        message: &Message,
+        recipients: &[Recipient],
+    ) -> Result<Vec<DeliveryPlan>, StoreError> {
+        let certificates = self.certificates(&message.app_id).await?;
         let conversation = message.to.conversation_for_recipient(&message.from);
         let at = jiff::Timestamp::now();
-        let expires_at = now + i64::from(message.push.ttl()) * 1000;
+        let expires_at = message.created_at + i64::from(message.push.ttl()) * 1000;
         let mut plans = Vec::new();
-        for recipient in &recipients {
-            let sound = user_sound(&message, &recipient.settings).map(str::to_string);
+        for recipient in recipients {
+            let sound = user_sound(message, &recipient.settings).map(str::to_string);
             for device in &recipient.devices {
-                let connected =
-                    self.hub
-                        .is_connected(&DeviceKey::new(&out.app, &device.user_id, &device.device_id));
+                let connected = self.hub.is_connected(&DeviceKey::new(
+                    &message.app_id,
+                    &device.user_id,
+                    &device.device_id,
+                ));
                 let certificate = device
                     .binding
                     .as_ref()
                     .and_then(|b| certificates.get(&b.certificate_id));
                 let (decision, reason) = decide(&RouteInput {
-                    message: &message,
+                    message,
                     device,
                     connected,
                     certificate,
@@ -238,47 +311,61 @@ impl Messenger {
                 });
             }
         }
-        let mut inbox_users: Vec<String> = recipients.iter().map(|r| r.user_id.clone()).collect();
-        inbox_users.push(message.from.clone());
-        // The plans hold what the commit needs: free the recipients' devices and settings
-        // before it (a 100,000-member group holds tens of MiB here).
-        let recipient_count = recipients.len();
-        drop(recipients);
+        Ok(plans)
+    }
+
+    /// Stores the message with its inbox entries and plans in one transaction. A few pushes
+    /// go straight to this node's dispatchers, leased by the commit itself; a large fan-out
+    /// is queued and claimed in batches (holding it in memory would cost more than the
+    /// claims save).
+    async fn commit(
+        &self,
+        message: &Arc<Message>,
+        inbox_users: &[String],
+        plans: &[DeliveryPlan],
+    ) -> Result<Committed, StoreError> {
+        let store = self.store.as_ref();
         let pushes = plans.iter().filter(|p| p.push.is_some()).count();
-        // A few pushes go straight to this node's dispatchers; a large fan-out is queued and
-        // claimed in batches (holding it in memory would cost more than the claims save).
         let handoff = match &self.handoff {
             Some(handoff) if pushes > 0 && pushes <= HANDOFF_MAX_PUSHES => {
                 handoff.reserve().map(|slot| (slot, handoff.lease_ms()))
             }
             _ => None,
         };
-        let message = Arc::new(message);
-        let (seqs, handed_over) = match handoff {
+        match handoff {
             Some((slot, lease_ms)) => {
                 let (seqs, jobs) = store
-                    .commit_message_leased(&message, &inbox_users, &plans, now_millis() + lease_ms)
+                    .commit_message_leased(message, inbox_users, plans, now_millis() + lease_ms)
                     .await?;
                 slot.send(Handed {
                     message: message.clone(),
                     jobs,
                 });
-                (seqs, true)
+                Ok(Committed {
+                    seqs,
+                    handed_over: true,
+                })
             }
-            None => (store.commit_message(&message, &inbox_users, &plans).await?, false),
-        };
+            None => Ok(Committed {
+                seqs: store.commit_message(message, inbox_users, plans).await?,
+                handed_over: false,
+            }),
+        }
+    }
 
+    /// Sends the live copies the plans call for and counts what became of each device (the
+    /// report's `recipients` is left to the caller).
+    fn deliver(&self, message: &Message, plans: &[DeliveryPlan], seqs: &BTreeMap<String, i64>) -> SendReport {
         let mut report = SendReport {
             message_id: message.id.clone(),
-            recipients: recipient_count,
             sender_seq: seqs.get(&message.from).copied().unwrap_or(0),
             ..SendReport::default()
         };
-        for plan in &plans {
+        for plan in plans {
             if plan.decision.live() {
                 report.live += 1;
                 let seq = seqs.get(&plan.user_id).copied().unwrap_or(0);
-                self.deliver_live(&message, &plan.user_id, &plan.device_id, seq);
+                self.deliver_live(message, &plan.user_id, &plan.device_id, seq);
             }
             if plan.push.is_some() {
                 report.pushed += 1;
@@ -286,18 +373,16 @@ impl Messenger {
                 report.skipped += 1;
             }
         }
-        // The sender's other connected devices see what was sent.
+        report
+    }
+
+    /// The sender's other connected devices see what was sent.
+    fn show_to_sender(&self, message: &Message, sender: &Recipient, from_device: Option<&str>, seq: i64) {
         for device in &sender.devices {
-            if Some(&device.device_id) != out.from_device.as_ref() && !device.state.is_ended() {
-                self.deliver_live(&message, &out.from, &device.device_id, report.sender_seq);
+            if Some(device.device_id.as_str()) != from_device && !device.state.is_ended() {
+                self.deliver_live(message, &message.from, &device.device_id, seq);
             }
         }
-        if report.pushed > 0 && !handed_over {
-            self.wake.notify_waiters();
-            self.wake.notify_one();
-        }
-        metrics::counter!("herald_messages_total", "kind" => message.kind.as_str()).increment(1);
-        Ok(report)
     }
 
     fn deliver_live(&self, message: &Message, user: &str, device: &str, seq: i64) {

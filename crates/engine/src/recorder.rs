@@ -143,7 +143,7 @@ async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedRece
 mod tests {
     use super::*;
     use async_trait::async_trait;
-    use herald_core::delivery::{Attempt, DeliveryState, PushJob};
+    use herald_core::delivery::{Attempt, AttemptOutcome, DeliveryState, PushJob};
     use herald_core::store::StoreResult;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -179,7 +179,7 @@ mod tests {
             not_before: None,
             attempt: Attempt {
                 at: 0,
-                outcome: "accepted".into(),
+                outcome: AttemptOutcome::Accepted,
                 code: None,
                 latency_ms: 1,
             },

@@ -220,7 +220,7 @@ fn plain_plan(user: &str, device: &str, decision: Decision, reason: Reason) -> D
 fn attempt(outcome: &str, code: Option<&str>) -> Attempt {
     Attempt {
         at: now_millis(),
-        outcome: outcome.to_string(),
+        outcome: outcome.parse().expect("an attempt outcome"),
         code: code.map(str::to_string),
         latency_ms: 12,
     }

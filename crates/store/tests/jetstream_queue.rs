@@ -273,7 +273,7 @@ fn outcome(job: i64, state: DeliveryState, outcome: &str, code: Option<&str>) ->
         not_before: None,
         attempt: Attempt {
             at: now_millis(),
-            outcome: outcome.to_string(),
+            outcome: outcome.parse().expect("an attempt outcome"),
             code: code.map(str::to_string),
             latency_ms: 7,
         },

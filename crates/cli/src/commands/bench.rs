@@ -8,6 +8,7 @@
 //!   no queue, no routing): the cost Herald's per-push CPU is compared with.
 
 use anyhow::{Context, bail};
+use herald_core::delivery::AttemptOutcome;
 use herald_core::store::Binding;
 use herald_core::{Certificate, ClickAction, Notification, Platform, Priority, Target, Vendor};
 use herald_sandbox::Credentials;
@@ -706,7 +707,7 @@ async fn latency(
     let mut from_commit = Vec::with_capacity(total);
     for (id, sent_at) in &ids {
         for record in store.message_deliveries(app, id).await? {
-            if let Some(first) = record.log.iter().find(|a| a.outcome == "accepted") {
+            if let Some(first) = record.log.iter().find(|a| a.outcome == AttemptOutcome::Accepted) {
                 latencies.push((first.at - sent_at).max(0) as f64);
                 from_commit.push((first.at - record.created_at).max(0) as f64);
             }

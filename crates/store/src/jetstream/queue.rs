@@ -17,7 +17,7 @@ use crate::postgres::jobs::{JOB_COLUMNS, job_from_row};
 use async_nats::jetstream::{self, consumer, stream};
 use async_trait::async_trait;
 use futures::StreamExt;
-use herald_core::delivery::{Attempt, DeliveryState, JobResult, PushJob};
+use herald_core::delivery::{Attempt, AttemptOutcome, DeliveryState, JobResult, PushJob};
 use herald_core::store::{JobQueue, StoreResult};
 use herald_core::{StoreError, now_millis};
 use sqlx::Row;
@@ -257,7 +257,7 @@ impl JobQueue for JetStreamQueue {
                     not_before: None,
                     attempt: Attempt {
                         at: now_millis(),
-                        outcome: "rejected".into(),
+                        outcome: AttemptOutcome::Rejected,
                         code: Some(format!("redelivered_{delivered}_times")),
                         latency_ms: 0,
                     },

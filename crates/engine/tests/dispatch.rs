@@ -1,0 +1,431 @@
+//! The dispatcher against a real SQLite store, with a scripted adapter in place of a vendor:
+//! each test sends a message through the `Messenger`, lets the `Dispatcher` claim and send its
+//! push, and checks the delivery record as the deliveries API shows it.
+
+use async_trait::async_trait;
+use herald_core::delivery::{AttemptOutcome, DeliveryRecord, DeliveryState};
+use herald_core::message::{Destination, MessageKind, PushInfo};
+use herald_core::store::{Binding, ProfileUpdate};
+use herald_core::{
+    Adapter, AdapterError, CertificateDefaults, ClickAction, NewCertificate, Notification, Outcome, Platform,
+    Secret, Store, Target, Vendor, now_millis,
+};
+use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, Outgoing, PresenceHub};
+use serde_json::{Map, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+const APP: &str = "a1";
+const TOKEN: &str = "bob-pixel-token";
+
+/// What the scripted adapter answers one call: an outcome per target, or no answer.
+type Reply = Result<Outcome, String>;
+
+/// An adapter that answers each call with the next scripted reply (the same outcome for
+/// every target of the call; accepted once the script runs out) and remembers the tokens of
+/// every call.
+#[derive(Debug, Default)]
+struct Scripted {
+    replies: Mutex<VecDeque<Reply>>,
+    calls: Mutex<Vec<Vec<String>>>,
+}
+
+impl Scripted {
+    fn answering(replies: impl IntoIterator<Item = Reply>) -> Arc<Self> {
+        Arc::new(Self {
+            replies: Mutex::new(replies.into_iter().collect()),
+            calls: Mutex::default(),
+        })
+    }
+
+    fn calls(&self) -> Vec<Vec<String>> {
+        self.calls.lock().expect("calls").clone()
+    }
+}
+
+#[async_trait]
+impl Adapter for Scripted {
+    fn vendor(&self) -> Vendor {
+        Vendor::Fcm
+    }
+
+    fn max_batch(&self) -> usize {
+        500
+    }
+
+    async fn send(
+        &self,
+        _notification: &Notification,
+        targets: &[Target],
+    ) -> Result<Vec<Outcome>, AdapterError> {
+        self.calls
+            .lock()
+            .expect("calls")
+            .push(targets.iter().map(|t| t.token.clone()).collect());
+        let reply = self.replies.lock().expect("replies").pop_front();
+        match reply.unwrap_or(Ok(Outcome::Accepted { vendor_msg_id: None })) {
+            Ok(outcome) => Ok(vec![outcome; targets.len()]),
+            Err(error) => Err(AdapterError::Transport(error)),
+        }
+    }
+}
+
+/// A store in a temp dir with alice and bob, bob's phone bound to an FCM certificate whose
+/// adapter is `adapter`, a messenger and a dispatcher that is driven by hand (`run_once`).
+struct Setup {
+    _dir: tempfile::TempDir,
+    store: Arc<dyn Store>,
+    messenger: Messenger,
+    dispatcher: Dispatcher,
+}
+
+impl Setup {
+    async fn new(adapter: Arc<Scripted>) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+        let store = herald_store::open(&url, &[7; herald_store::MASTER_KEY_LEN])
+            .await
+            .expect("open the store");
+        store
+            .create_app(APP, "chat", &Secret::new("app-secret".to_string()))
+            .await
+            .expect("app");
+        let certificate = store
+            .create_certificate(
+                APP,
+                &NewCertificate {
+                    vendor: Vendor::Fcm,
+                    name: "fcm".into(),
+                    enabled: true,
+                    click_action: ClickAction::OpenApp,
+                    defaults: CertificateDefaults::default(),
+                    base_url: None,
+                    fields: Map::new(),
+                    secrets: Secret::new(Map::new()),
+                },
+            )
+            .await
+            .expect("certificate");
+        for user in ["alice", "bob"] {
+            store
+                .upsert_user(APP, user, &ProfileUpdate::default())
+                .await
+                .expect("user");
+        }
+        bind_phone(store.as_ref(), certificate.id).await;
+
+        let factory_adapter: Arc<dyn Adapter> = adapter;
+        let registry = AdapterRegistry::new(Arc::new(move |_, _| Ok(factory_adapter.clone())));
+        let wake = Arc::new(Notify::new());
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            store.clone(),
+            registry,
+            wake.clone(),
+            DispatchConfig::default(),
+        );
+        let messenger = Messenger::new(store.clone(), PresenceHub::new(), wake);
+        Self {
+            _dir: dir,
+            store,
+            messenger,
+            dispatcher,
+        }
+    }
+
+    /// Alice sends bob a text that may be pushed for `ttl_seconds`; returns the message id.
+    async fn send(&self, ttl_seconds: u32) -> String {
+        let report = self
+            .messenger
+            .send(Outgoing {
+                app: APP.into(),
+                from: "alice".into(),
+                from_device: None,
+                to: Destination::C2c { to: "bob".into() },
+                kind: MessageKind::Text,
+                content: json!({"text": "hi"}),
+                push: PushInfo {
+                    ttl_seconds: Some(ttl_seconds),
+                    ..PushInfo::default()
+                },
+                attributes: Map::new(),
+            })
+            .await
+            .expect("sent");
+        assert_eq!(report.pushed, 1, "bob's phone is offline and bound: one push");
+        report.message_id
+    }
+
+    /// Claims and sends whatever is due; returns how many jobs were handled.
+    async fn dispatch(&self) -> usize {
+        self.dispatcher.run_once().await.expect("dispatch")
+    }
+
+    /// Bob's phone's delivery record of the message, as the deliveries API shows it.
+    async fn delivery(&self, message: &str) -> DeliveryRecord {
+        let mut records = self
+            .store
+            .message_deliveries(APP, message)
+            .await
+            .expect("deliveries");
+        assert_eq!(records.len(), 1, "one device: {records:?}");
+        records.remove(0)
+    }
+
+    /// The logged outcome of each attempt.
+    async fn attempts(&self, message: &str) -> Vec<AttemptOutcome> {
+        self.delivery(message)
+            .await
+            .log
+            .iter()
+            .map(|a| a.outcome)
+            .collect()
+    }
+
+    /// The token bound to bob's phone now.
+    async fn bound_token(&self) -> Option<String> {
+        let device = self.store.get_device(APP, "bob", "pixel").await.expect("device");
+        device.binding.map(|b| b.token)
+    }
+}
+
+/// Bob's phone, bound to the certificate (the one place the tests touch the device API).
+async fn bind_phone(store: &dyn Store, certificate_id: i64) {
+    store
+        .bind_token(
+            APP,
+            "bob",
+            "pixel",
+            &Binding {
+                platform: Platform::Android,
+                certificate_id,
+                vendor: Vendor::Fcm,
+                token: TOKEN,
+            },
+        )
+        .await
+        .expect("bind");
+}
+
+fn retry(after: Option<Duration>) -> Reply {
+    Ok(Outcome::Retry {
+        after,
+        reason: "503".into(),
+    })
+}
+
+const HOUR: u32 = 3600;
+
+#[tokio::test]
+async fn a_push_the_vendor_takes_is_accepted() {
+    let adapter = Scripted::answering([Ok(Outcome::Accepted {
+        vendor_msg_id: Some("vendor-1".into()),
+    })]);
+    let setup = Setup::new(adapter.clone()).await;
+    let message = setup.send(HOUR).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Accepted);
+    assert_eq!(record.attempts, 1);
+    assert_eq!(record.vendor_msg_id.as_deref(), Some("vendor-1"));
+    assert_eq!(adapter.calls(), vec![vec![TOKEN.to_string()]]);
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_after_a_backoff_and_then_accepted() {
+    let adapter = Scripted::answering([retry(None)]);
+    let setup = Setup::new(adapter.clone()).await;
+    let message = setup.send(HOUR).await;
+    let before = now_millis();
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Queued, "{record:?}");
+    assert_eq!(record.vendor_code.as_deref(), Some("503"));
+    assert_eq!(setup.attempts(&message).await, [AttemptOutcome::Retry]);
+    // The first backoff is a second, ±20 %: not due at once, due within 1.2 s.
+    assert_eq!(setup.dispatch().await, 0, "not due again at once");
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("a job is due later");
+    assert!(due >= before + 800, "due {} ms after the attempt", due - before);
+    assert!(
+        due <= now_millis() + 1200,
+        "due {} ms after the attempt",
+        due - before
+    );
+
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(due - now_millis()).unwrap_or(0) + 20,
+    ))
+    .await;
+    assert_eq!(setup.dispatch().await, 1, "due again after the backoff");
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Accepted);
+    assert_eq!(record.attempts, 2);
+    assert_eq!(
+        setup.attempts(&message).await,
+        [AttemptOutcome::Retry, AttemptOutcome::Accepted]
+    );
+    assert_eq!(adapter.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_vendors_retry_after_is_honoured() {
+    let adapter = Scripted::answering([retry(Some(Duration::from_secs(120)))]);
+    let setup = Setup::new(adapter.clone()).await;
+    let message = setup.send(HOUR).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Queued);
+    let attempted = record.log[0].at;
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("due later");
+    assert!(
+        due >= attempted + 120_000,
+        "due {} ms after the attempt, the vendor asked for 120 s",
+        due - attempted
+    );
+    assert!(
+        due < attempted + 121_000,
+        "and not much later: {} ms",
+        due - attempted
+    );
+    assert_eq!(setup.dispatch().await, 0, "nothing is sent before then");
+    assert_eq!(adapter.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_that_would_come_after_the_ttl_expires_the_push() {
+    let adapter = Scripted::answering([retry(Some(Duration::from_secs(120)))]);
+    let setup = Setup::new(adapter).await;
+    let message = setup.send(60).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Expired);
+    assert_eq!(record.vendor_code.as_deref(), Some("503"));
+    assert_eq!(setup.attempts(&message).await, [AttemptOutcome::Expired]);
+    assert_eq!(
+        setup.store.next_due().await.expect("next due"),
+        None,
+        "nothing left to send"
+    );
+}
+
+#[tokio::test]
+async fn a_push_whose_ttl_ran_out_before_sending_expires_unsent() {
+    let adapter = Scripted::answering([]);
+    let setup = Setup::new(adapter.clone()).await;
+    let message = setup.send(1).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Expired);
+    assert_eq!(record.vendor_code.as_deref(), Some("ttl_elapsed"));
+    assert!(adapter.calls().is_empty(), "the vendor was not asked");
+}
+
+#[tokio::test]
+async fn a_push_that_keeps_failing_is_given_up_after_the_last_attempt() {
+    let attempts = herald_engine::retry::MAX_ATTEMPTS as usize;
+    let adapter = Scripted::answering((0..attempts).map(|_| retry(Some(Duration::ZERO))));
+    let setup = Setup::new(adapter.clone()).await;
+    let message = setup.send(HOUR).await;
+    for attempt in 1..=attempts {
+        assert_eq!(setup.dispatch().await, 1, "attempt {attempt} is due at once");
+    }
+    assert_eq!(setup.dispatch().await, 0, "no attempt after the last");
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Expired);
+    assert_eq!(record.attempts as usize, attempts);
+    let log = setup.attempts(&message).await;
+    assert_eq!(log.len(), attempts);
+    assert!(
+        log[..attempts - 1].iter().all(|o| *o == AttemptOutcome::Retry),
+        "{log:?}"
+    );
+    assert_eq!(log[attempts - 1], AttemptOutcome::Expired);
+    assert_eq!(adapter.calls().len(), attempts);
+}
+
+#[tokio::test]
+async fn no_answer_is_retried_and_logged_as_a_transport_error() {
+    let adapter = Scripted::answering([Err("connection reset".into())]);
+    let setup = Setup::new(adapter).await;
+    let message = setup.send(HOUR).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Queued);
+    assert_eq!(setup.attempts(&message).await, [AttemptOutcome::TransportError]);
+    assert_eq!(record.vendor_code.as_deref(), Some("transport: connection reset"));
+}
+
+#[tokio::test]
+async fn an_invalid_token_is_recorded_and_unbound_from_the_device() {
+    let adapter = Scripted::answering([Ok(Outcome::InvalidToken {
+        reason: "UNREGISTERED".into(),
+    })]);
+    let setup = Setup::new(adapter).await;
+    assert_eq!(setup.bound_token().await.as_deref(), Some(TOKEN));
+    let message = setup.send(HOUR).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::InvalidToken);
+    assert_eq!(record.vendor_code.as_deref(), Some("UNREGISTERED"));
+    assert_eq!(setup.bound_token().await, None, "the dead token is unbound");
+
+    // The next message finds no token to push to.
+    let next = setup
+        .messenger
+        .send(Outgoing {
+            app: APP.into(),
+            from: "alice".into(),
+            from_device: None,
+            to: Destination::C2c { to: "bob".into() },
+            kind: MessageKind::Text,
+            content: json!({"text": "still there?"}),
+            push: PushInfo::default(),
+            attributes: Map::new(),
+        })
+        .await
+        .expect("sent");
+    assert_eq!(next.pushed, 0);
+}
+
+#[tokio::test]
+async fn a_used_up_quota_is_recorded_as_such_and_not_retried() {
+    let adapter = Scripted::answering([Ok(Outcome::QuotaExceeded {
+        reason: "daily quota".into(),
+    })]);
+    let setup = Setup::new(adapter.clone()).await;
+    let message = setup.send(HOUR).await;
+    assert_eq!(setup.dispatch().await, 1);
+
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::QuotaExceeded);
+    assert_eq!(record.vendor_code.as_deref(), Some("daily quota"));
+    assert_eq!(setup.attempts(&message).await, [AttemptOutcome::QuotaExceeded]);
+    assert_eq!(setup.store.next_due().await.expect("next due"), None);
+    assert_eq!(adapter.calls().len(), 1);
+    assert_eq!(
+        setup.bound_token().await.as_deref(),
+        Some(TOKEN),
+        "the token stays bound"
+    );
+}
