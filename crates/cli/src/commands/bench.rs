@@ -594,12 +594,7 @@ fn vendor_costs(
             Ok(iterations as f64 / started.elapsed().as_secs_f64())
         };
         let single = rate(&vendor_tokens[..1])?;
-        let batch_size = match vendor {
-            Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi | Vendor::Oppo | Vendor::Vivo => 1000,
-            Vendor::Meizu => 100,
-            _ => 1,
-        }
-        .min(vendor_tokens.len());
+        let batch_size = herald_vendors::max_batch(vendor).min(vendor_tokens.len());
         let batch = if batch_size > 1 {
             format!("{:.0}", rate(&vendor_tokens[..batch_size])?)
         } else {

@@ -211,10 +211,9 @@ pub async fn push_test(
                 .map(|r| {
                     let body = String::from_utf8_lossy(&r.body).into_owned();
                     json!({"method": r.method, "url": r.url,
-                           "headers": r.headers.iter().map(|(k, v)| {
-                               let v = if k == "authorization" || k == "authtoken" { "<redacted>".to_string() } else { v.clone() };
-                               (k.clone(), Value::String(v))
-                           }).collect::<serde_json::Map<_, _>>(),
+                           // Credential headers come redacted from the vendor's preview.
+                           "headers": r.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                               .collect::<serde_json::Map<_, _>>(),
                            "body": body})
                 })
                 .collect::<Vec<_>>(),

@@ -1,51 +1,56 @@
-//! The Huawei adapter: glue between the shared driver and Huawei's auth, request and response.
+//! Huawei as the shared driver sees it: its constants and the one request of a chunk.
 
-use super::config::HuaweiConfig;
+use super::config::{self, HuaweiConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::driver::VendorApi;
+use crate::cert::CertView;
+use crate::driver::{Profile, VendorApi};
+use crate::exchange::Step;
+use crate::fields::Fields;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::{Categories, IMPORTANCE, UsedDefaults};
+use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
 use serde_json::Value;
 
-/// Tokens per Huawei request.
-pub(crate) const MAX_BATCH: usize = 1000;
-
-#[derive(Debug)]
-pub(crate) struct HuaweiApi {
-    pub(crate) config: HuaweiConfig,
-}
-
-impl VendorApi for HuaweiApi {
+impl VendorApi for HuaweiConfig {
     type Payload = Value;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Huawei
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Huawei,
+        max_batch: 1000,
+        requests_per_second: 1_000,
+        quota_day_offset_hours: 8,
+        platforms: &[Platform::Android, Platform::Harmony],
+        secret_fields: config::SECRET_FIELDS,
+        credential_headers: &["authorization"],
+        defaults: UsedDefaults {
+            channel_id: true,
+            category: Some(Categories::OneOf(config::CATEGORIES)),
+            importance: Some(IMPORTANCE),
+            badge_class: true,
+            ..UsedDefaults::COMMON
+        },
+    };
+
+    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
+        config::check(fields)
     }
 
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
+    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
+        HuaweiConfig::from_certificate(view)
     }
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {
-        request::message(&self.config, notification)
+        request::message(self, notification)
     }
 
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
-        auth::fetch_token(http, &self.config).await
+        auth::fetch_token(http, self).await
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        credential: &str,
-        message: &Value,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
+    fn exchange<'a>(&'a self, credential: &'a str, message: &'a Value, targets: &'a [Target]) -> Step<'a> {
         let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let answer = http
-            .send(&request::send_request(&self.config, message, &tokens, credential))
-            .await?;
-        Ok(response::classify(&answer, &tokens))
+        let request = request::send_request(self, message, &tokens, credential);
+        Step::last(request, move |answer| response::classify(answer, &tokens))
     }
 }
