@@ -39,21 +39,22 @@ pub(crate) struct Profile {
     pub(crate) credential_headers: &'static [&'static str],
     /// The certificate defaults the vendor uses.
     pub(crate) defaults: UsedDefaults,
+    /// Checks the vendor's certificate fields deeply; returns advice for the operator.
+    pub(crate) check_fields: fn(&mut Fields<'_>) -> Result<Vec<String>, Invalid>,
 }
 
 /// Everything vendor-specific: constants, certificate fields, token shape, and the steps of the
 /// shared loop. One implementation per vendor folder (`<vendor>/adapter.rs`).
-pub(crate) trait VendorApi: Sized + Send + Sync + std::fmt::Debug + 'static {
+/// A certificate is read with `TryFrom<CertView>` (in `config.rs`).
+pub(crate) trait VendorApi:
+    for<'c> TryFrom<CertView<'c>, Error = AdapterError> + Send + Sync + std::fmt::Debug + 'static
+{
     /// The vendor's shaped message, shared by every chunk of one send.
     type Payload: Send + Sync;
 
     /// The vendor's constants.
     const PROFILE: Profile;
 
-    /// Checks the vendor's certificate fields deeply; returns advice for the operator.
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid>;
-    /// Reads a stored certificate (checked when it was saved).
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError>;
     /// Checks an uploaded device token and returns the string to store.
     fn check_token(token: &Value) -> Result<String, Invalid> {
         crate::token::check_opaque(Self::PROFILE.vendor, token)

@@ -59,6 +59,30 @@ impl<'a> Step<'a> {
         }
     }
 
+    /// One request for the whole chunk, built from its tokens; `classify` reads the answer
+    /// into one outcome per token.
+    pub(crate) fn batch(
+        targets: &'a [Target],
+        build: impl FnOnce(&[&str]) -> VendorRequest,
+        classify: fn(&VendorResponse, &[&str]) -> Vec<Outcome>,
+    ) -> Self {
+        let tokens: Vec<&'a str> = targets.iter().map(|t| t.token.as_str()).collect();
+        let request = build(&tokens);
+        Step::last(request, move |answer| classify(answer, &tokens))
+    }
+
+    /// One request for the chunk's only target (see [`Step::of_one`]); `classify` reads the
+    /// answer into its outcome.
+    pub(crate) fn single(
+        targets: &'a [Target],
+        build: impl FnOnce(&'a Target) -> VendorRequest,
+        classify: fn(&VendorResponse) -> Outcome,
+    ) -> Self {
+        Step::of_one(targets, |target| {
+            Step::last(build(target), move |answer| vec![classify(answer)])
+        })
+    }
+
     /// For vendors that take one target per request (their batch size is 1, so the driver
     /// never gives them more): the step of that target.
     pub(crate) fn of_one(targets: &'a [Target], step: impl FnOnce(&'a Target) -> Step<'a>) -> Self {
@@ -82,10 +106,7 @@ impl<'a> Step<'a> {
                 Step::Done(outcomes) => return Ok(outcomes),
                 Step::Last { request, settle } => return Ok(settle(&http.send(&request).await?)),
                 Step::Then {
-                    request,
-                    read,
-                    next,
-                    ..
+                    request, read, next, ..
                 } => match read(&http.send(&request).await?) {
                     Ok(value) => next(&value),
                     Err(outcomes) => return Ok(outcomes),

@@ -28,8 +28,8 @@ mod xiaomi;
 
 use cert::CertView;
 use herald_core::{
-    Adapter, AdapterError, Certificate, CertificateDefaults, Invalid, Notification, Outcome, Platform, Target,
-    Vendor,
+    Adapter, AdapterError, Certificate, CertificateDefaults, Invalid, Notification, Outcome, Platform,
+    Target, Vendor,
 };
 use http::{Http, VendorRequest};
 use registry::{Entry, VendorEntry};
@@ -93,7 +93,10 @@ pub fn check_defaults(vendor: Vendor, defaults: &CertificateDefaults) -> Result<
 /// Checks a vendor's certificate fields deeply (keys parse, ids have the vendor's shape, value
 /// sets are the vendor's) and splits them into public and secret parts. `fields` holds only the
 /// vendor's own fields, none of the common ones (`name`, `click_action`…).
-pub fn check_certificate_fields(vendor: Vendor, fields: Map<String, Value>) -> Result<CheckedFields, Invalid> {
+pub fn check_certificate_fields(
+    vendor: Vendor,
+    fields: Map<String, Value>,
+) -> Result<CheckedFields, Invalid> {
     entry(vendor).check_certificate_fields(fields)
 }
 
@@ -126,7 +129,10 @@ pub fn preview_requests(
 /// vivo auth signatures, Meizu request signature). `Ok(None)` for vendors whose credential is
 /// only obtained from the vendor (Huawei, Honor) or is a static key (Xiaomi). For benchmarks
 /// and diagnostics; returns the signed value.
-pub fn sign_locally(cert: &Certificate, secrets: &Map<String, Value>) -> Result<Option<String>, AdapterError> {
+pub fn sign_locally(
+    cert: &Certificate,
+    secrets: &Map<String, Value>,
+) -> Result<Option<String>, AdapterError> {
     entry(cert.vendor).sign_locally(CertView { cert, secrets })
 }
 

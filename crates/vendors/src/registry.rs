@@ -47,7 +47,7 @@ impl<V: VendorApi> VendorEntry for Entry<V> {
 
     fn check_certificate_fields(&self, mut fields: Map<String, Value>) -> Result<CheckedFields, Invalid> {
         let mut reader = Fields::new(V::PROFILE.vendor.as_str(), &mut fields);
-        let warnings = V::check_fields(&mut reader)?;
+        let warnings = (V::PROFILE.check_fields)(&mut reader)?;
         reader.finish()?;
         let mut checked = CheckedFields {
             warnings,
@@ -71,7 +71,7 @@ impl<V: VendorApi> VendorEntry for Entry<V> {
     }
 
     fn build_adapter(&self, view: CertView<'_>, http: &Http) -> Result<Arc<dyn Adapter>, AdapterError> {
-        let api = V::from_certificate(view)?;
+        let api = V::try_from(view)?;
         let http = api.client(http)?;
         let defaults = &view.cert.defaults;
         let rate = defaults
@@ -88,7 +88,7 @@ impl<V: VendorApi> VendorEntry for Entry<V> {
         targets: &[Target],
         credential: &str,
     ) -> Result<Result<Vec<VendorRequest>, Outcome>, AdapterError> {
-        let api = V::from_certificate(view)?;
+        let api = V::try_from(view)?;
         let payload = match api.prepare(notification) {
             Ok(payload) => payload,
             Err(outcome) => return Ok(Err(outcome)),
@@ -111,6 +111,6 @@ impl<V: VendorApi> VendorEntry for Entry<V> {
     }
 
     fn sign_locally(&self, view: CertView<'_>) -> Result<Option<String>, AdapterError> {
-        V::from_certificate(view)?.sign_locally()
+        V::try_from(view)?.sign_locally()
     }
 }

@@ -87,7 +87,9 @@ pub(crate) fn check_defaults(
         check("defaults.notify_level", level)?;
     }
     if let Some(kind) = d.notice_msg_type {
-        let check = used.notice_msg_type.ok_or_else(|| unsupported("notice_msg_type"))?;
+        let check = used
+            .notice_msg_type
+            .ok_or_else(|| unsupported("notice_msg_type"))?;
         check("defaults.notice_msg_type", kind)?;
     }
     if d.ttl_seconds == Some(0) {

@@ -7,10 +7,8 @@ use super::config::{self, ApnsAuth, ApnsConfig};
 use super::request::ApnsAlert;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::{Categories, UsedDefaults};
 use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
@@ -27,6 +25,7 @@ impl VendorApi for ApnsConfig {
         quota_day_offset_hours: 0,
         platforms: &[Platform::Ios],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             // The category is the app's action-button set: any name.
@@ -34,14 +33,6 @@ impl VendorApi for ApnsConfig {
             ..UsedDefaults::COMMON
         },
     };
-
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        ApnsConfig::from_certificate(view)
-    }
 
     /// The hex string of the token bytes (64 hex digits today).
     fn check_token(token: &Value) -> Result<String, Invalid> {
@@ -87,9 +78,10 @@ impl VendorApi for ApnsConfig {
     }
 
     fn exchange<'a>(&'a self, credential: &'a str, alert: &'a ApnsAlert, targets: &'a [Target]) -> Step<'a> {
-        Step::of_one(targets, |target| {
-            let request = request::send_request(self, alert, target, credential);
-            Step::last(request, |answer| vec![response::classify(answer)])
-        })
+        Step::single(
+            targets,
+            |target| request::send_request(self, alert, target, credential),
+            response::classify,
+        )
     }
 }

@@ -5,13 +5,11 @@ use super::config::{self, FcmConfig};
 use super::request::FcmMessage;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
-use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{AdapterError, Notification, Outcome, Platform, Target, Vendor};
 
 impl VendorApi for FcmConfig {
     type Payload = FcmMessage;
@@ -25,20 +23,13 @@ impl VendorApi for FcmConfig {
         quota_day_offset_hours: 0,
         platforms: &[Platform::Android, Platform::Ios, Platform::Web],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             channel_id: true,
             ..UsedDefaults::COMMON
         },
     };
-
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        FcmConfig::from_certificate(view)
-    }
 
     /// The service-account assertion exchanged for an access token.
     fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
@@ -55,10 +46,16 @@ impl VendorApi for FcmConfig {
         auth::fetch_token(http, self).await
     }
 
-    fn exchange<'a>(&'a self, credential: &'a str, message: &'a FcmMessage, targets: &'a [Target]) -> Step<'a> {
-        Step::of_one(targets, |target| {
-            let request = request::send_request(self, message, target, credential);
-            Step::last(request, |answer| vec![response::classify(answer)])
-        })
+    fn exchange<'a>(
+        &'a self,
+        credential: &'a str,
+        message: &'a FcmMessage,
+        targets: &'a [Target],
+    ) -> Step<'a> {
+        Step::single(
+            targets,
+            |target| request::send_request(self, message, target, credential),
+            response::classify,
+        )
     }
 }

@@ -3,13 +3,11 @@
 use super::config::{self, HuaweiConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::{Categories, IMPORTANCE, UsedDefaults};
-use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{Notification, Outcome, Platform, Target, Vendor};
 use serde_json::Value;
 
 impl VendorApi for HuaweiConfig {
@@ -22,6 +20,7 @@ impl VendorApi for HuaweiConfig {
         quota_day_offset_hours: 8,
         platforms: &[Platform::Android, Platform::Harmony],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             channel_id: true,
@@ -32,14 +31,6 @@ impl VendorApi for HuaweiConfig {
         },
     };
 
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        HuaweiConfig::from_certificate(view)
-    }
-
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {
         request::message(self, notification)
     }
@@ -49,8 +40,10 @@ impl VendorApi for HuaweiConfig {
     }
 
     fn exchange<'a>(&'a self, credential: &'a str, message: &'a Value, targets: &'a [Target]) -> Step<'a> {
-        let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let request = request::send_request(self, message, &tokens, credential);
-        Step::last(request, move |answer| response::classify(answer, &tokens))
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, message, tokens, credential),
+            response::classify,
+        )
     }
 }

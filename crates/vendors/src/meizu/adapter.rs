@@ -3,13 +3,11 @@
 use super::config::{self, MeizuConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
-use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{AdapterError, Notification, Outcome, Platform, Target, Vendor};
 
 impl VendorApi for MeizuConfig {
     type Payload = String;
@@ -22,20 +20,13 @@ impl VendorApi for MeizuConfig {
         quota_day_offset_hours: 8,
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &[],
         defaults: UsedDefaults {
             notice_msg_type: Some(config::check_notice_type),
             ..UsedDefaults::COMMON
         },
     };
-
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        MeizuConfig::from_certificate(view)
-    }
 
     /// The signature of a small sample request: Meizu signs every request.
     fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
@@ -57,8 +48,10 @@ impl VendorApi for MeizuConfig {
     }
 
     fn exchange<'a>(&'a self, _credential: &'a str, message: &'a String, targets: &'a [Target]) -> Step<'a> {
-        let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let request = request::send_request(self, message, &tokens);
-        Step::last(request, move |answer| response::classify(answer, &tokens))
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, message, tokens),
+            response::classify,
+        )
     }
 }

@@ -55,10 +55,11 @@ impl std::fmt::Debug for MeizuConfig {
     }
 }
 
-impl MeizuConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for MeizuConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         Ok(Self {
             app_id: view.str("app_id")?,
             app_secret: herald_core::Secret::new(view.str("app_secret")?),

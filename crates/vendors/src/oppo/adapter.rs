@@ -3,13 +3,11 @@
 use super::config::{self, OppoConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::{Categories, UsedDefaults};
-use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{AdapterError, Notification, Outcome, Platform, Target, Vendor};
 use serde_json::Value;
 
 impl VendorApi for OppoConfig {
@@ -24,6 +22,7 @@ impl VendorApi for OppoConfig {
         quota_day_offset_hours: 8,
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &[],
         defaults: UsedDefaults {
             channel_id: true,
@@ -33,17 +32,13 @@ impl VendorApi for OppoConfig {
         },
     };
 
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        OppoConfig::from_certificate(view)
-    }
-
     fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
         let now_ms = now_seconds() * 1000;
-        Ok(Some(auth::sign(&self.app_key, now_ms, self.master_secret.expose())))
+        Ok(Some(auth::sign(
+            &self.app_key,
+            now_ms,
+            self.master_secret.expose(),
+        )))
     }
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {
@@ -55,8 +50,10 @@ impl VendorApi for OppoConfig {
     }
 
     fn exchange<'a>(&'a self, credential: &'a str, message: &'a Value, targets: &'a [Target]) -> Step<'a> {
-        let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let request = request::send_request(self, message, &tokens, credential);
-        Step::last(request, move |answer| response::classify(answer, &tokens))
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, message, tokens, credential),
+            response::classify,
+        )
     }
 }

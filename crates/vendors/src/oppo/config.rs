@@ -81,10 +81,11 @@ impl std::fmt::Debug for OppoConfig {
     }
 }
 
-impl OppoConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for OppoConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         // Auth lives on the push host in production too, so the override moves both.
         let push_url = view.base_url(PUSH_URL);
         Ok(Self {

@@ -6,13 +6,11 @@ use super::config::{self, VivoConfig};
 use super::request::VivoMessage;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::{Categories, UsedDefaults};
-use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{AdapterError, Notification, Outcome, Platform, Target, Vendor};
 
 impl VendorApi for VivoConfig {
     type Payload = VivoMessage;
@@ -25,6 +23,7 @@ impl VendorApi for VivoConfig {
         quota_day_offset_hours: 8,
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &["authtoken"],
         defaults: UsedDefaults {
             category: Some(Categories::OneOf(config::CATEGORIES)),
@@ -33,17 +32,14 @@ impl VendorApi for VivoConfig {
         },
     };
 
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        VivoConfig::from_certificate(view)
-    }
-
     fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
         let now_ms = now_seconds() * 1000;
-        Ok(Some(auth::sign(self.app_id, &self.app_key, now_ms, self.app_secret.expose())))
+        Ok(Some(auth::sign(
+            self.app_id,
+            &self.app_key,
+            now_ms,
+            self.app_secret.expose(),
+        )))
     }
 
     fn prepare(&self, notification: &Notification) -> Result<VivoMessage, Outcome> {

@@ -99,10 +99,11 @@ impl std::fmt::Debug for VivoConfig {
     }
 }
 
-impl VivoConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for VivoConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let app_id = view.str("app_id")?;
         let app_id = app_id.parse().map_err(|_| {
             herald_core::AdapterError::Config(format!(

@@ -10,7 +10,6 @@ use crate::auth::{AuthFailure, Credential, now_seconds};
 use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
 use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
@@ -21,6 +20,18 @@ use serde_json::Value;
 pub(crate) struct WebpushApi {
     pub(crate) config: WebpushConfig,
     pub(crate) vapid: WebpushVapidCache,
+}
+
+/// Reads a stored certificate; no VAPID token is signed yet.
+impl TryFrom<CertView<'_>> for WebpushApi {
+    type Error = AdapterError;
+
+    fn try_from(view: CertView<'_>) -> Result<Self, AdapterError> {
+        Ok(Self {
+            config: WebpushConfig::try_from(view)?,
+            vapid: WebpushVapidCache::default(),
+        })
+    }
 }
 
 impl WebpushApi {
@@ -61,20 +72,10 @@ impl VendorApi for WebpushApi {
         quota_day_offset_hours: 0,
         platforms: &[Platform::Web],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &["authorization"],
         defaults: UsedDefaults::COMMON,
     };
-
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        Ok(Self {
-            config: WebpushConfig::from_certificate(view)?,
-            vapid: WebpushVapidCache::default(),
-        })
-    }
 
     fn check_token(token: &Value) -> Result<String, Invalid> {
         token::check(token)
@@ -98,7 +99,12 @@ impl VendorApi for WebpushApi {
         Ok(Credential::forever(""))
     }
 
-    fn exchange<'a>(&'a self, _credential: &'a str, message: &'a WebpushMessage, targets: &'a [Target]) -> Step<'a> {
+    fn exchange<'a>(
+        &'a self,
+        _credential: &'a str,
+        message: &'a WebpushMessage,
+        targets: &'a [Target],
+    ) -> Step<'a> {
         Step::of_one(targets, |target| self.step(message, target))
     }
 }

@@ -5,13 +5,11 @@ use super::config::{self, XiaomiConfig};
 use super::request::XiaomiFields;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::cert::CertView;
 use crate::driver::{Profile, VendorApi};
 use crate::exchange::Step;
-use crate::fields::Fields;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
-use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{Notification, Outcome, Platform, Target, Vendor};
 
 impl VendorApi for XiaomiConfig {
     type Payload = XiaomiFields;
@@ -24,20 +22,13 @@ impl VendorApi for XiaomiConfig {
         quota_day_offset_hours: 8,
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             channel_id: true,
             ..UsedDefaults::COMMON
         },
     };
-
-    fn check_fields(fields: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
-        config::check(fields)
-    }
-
-    fn from_certificate(view: CertView<'_>) -> Result<Self, AdapterError> {
-        XiaomiConfig::from_certificate(view)
-    }
 
     fn prepare(&self, notification: &Notification) -> Result<XiaomiFields, Outcome> {
         request::message(self, notification)
@@ -47,9 +38,16 @@ impl VendorApi for XiaomiConfig {
         Ok(auth::static_credential())
     }
 
-    fn exchange<'a>(&'a self, _credential: &'a str, fields: &'a XiaomiFields, targets: &'a [Target]) -> Step<'a> {
-        let reg_ids: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let request = request::send_request(self, fields, &reg_ids, self.app_secret.expose());
-        Step::last(request, move |answer| response::classify(answer, &reg_ids))
+    fn exchange<'a>(
+        &'a self,
+        _credential: &'a str,
+        fields: &'a XiaomiFields,
+        targets: &'a [Target],
+    ) -> Step<'a> {
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, fields, tokens, self.app_secret.expose()),
+            response::classify,
+        )
     }
 }
