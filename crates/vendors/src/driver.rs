@@ -41,6 +41,17 @@ pub(crate) struct Profile {
     pub(crate) defaults: UsedDefaults,
     /// Checks the vendor's certificate fields deeply; returns advice for the operator.
     pub(crate) check_fields: fn(&mut Fields<'_>) -> Result<Vec<String>, Invalid>,
+    /// What `VendorApi::sign_locally` signs, if anything.
+    pub(crate) local_signing: Option<LocalSigning>,
+}
+
+/// A vendor's local signing step, described for benchmarks and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalSigning {
+    /// What is signed, e.g. "ES256 provider JWT".
+    pub what: &'static str,
+    /// How often it is signed again, e.g. "every 50 min".
+    pub renewed: &'static str,
 }
 
 /// Everything vendor-specific: constants, certificate fields, token shape, and the steps of the

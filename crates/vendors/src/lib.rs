@@ -26,6 +26,8 @@ mod vivo;
 mod webpush;
 mod xiaomi;
 
+pub use driver::LocalSigning;
+
 use cert::CertView;
 use herald_core::{
     Adapter, AdapterError, Certificate, CertificateDefaults, Invalid, Notification, Outcome, Platform,
@@ -71,6 +73,12 @@ pub fn secret_fields(vendor: Vendor) -> &'static [&'static str] {
 /// Targets a vendor takes in one request (1 = no batch API).
 pub fn max_batch(vendor: Vendor) -> usize {
     entry(vendor).profile().max_batch
+}
+
+/// What a vendor signs locally when its credential runs out (`None`: the credential comes
+/// from the vendor or is a static key).
+pub fn local_signing(vendor: Vendor) -> Option<LocalSigning> {
+    entry(vendor).profile().local_signing
 }
 
 /// Whether a vendor delivers to a platform.

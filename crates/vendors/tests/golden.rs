@@ -95,9 +95,11 @@ fn target(vendor: Vendor, i: usize) -> Target {
     let token = match vendor {
         Vendor::Apns => ["a", "b"][i - 1].repeat(64),
         Vendor::Vivo => format!("1234567890123456789012{}", i + 2),
-        Vendor::Webpush => json!({"endpoint": format!("https://push.vendor.example/wpush/v2/{}", ["abc", "abd"][i - 1]),
+        Vendor::Webpush => {
+            json!({"endpoint": format!("https://push.vendor.example/wpush/v2/{}", ["abc", "abd"][i - 1]),
             "keys": {"p256dh": testdata("vapid_public.b64url").trim(), "auth": "AAECAwQFBgcICQoLDA0ODw"}})
-        .to_string(),
+            .to_string()
+        }
         other => format!("{}-device-token-{i:04}", other.as_str()),
     };
     Target {
@@ -151,9 +153,10 @@ fn check_golden_files(suffix: &str, devices: usize) {
     for vendor in Vendor::ALL {
         let (cert, secrets) = certificate(vendor);
         let targets: Vec<Target> = (1..=devices).map(|i| target(vendor, i)).collect();
-        let requests = herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "CREDENTIAL")
-            .expect("adapter builds")
-            .expect("notification fits");
+        let requests =
+            herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "CREDENTIAL")
+                .expect("adapter builds")
+                .expect("notification fits");
         let actual = Value::Array(requests.iter().map(|r| shape(vendor, r)).collect());
         let path = format!(
             "{}/tests/golden/{}{suffix}.json",

@@ -611,14 +611,9 @@ fn vendor_costs(
                 None => break,
             }
         }
-        let (kind, cost, again) = match vendor {
-            Vendor::Apns => ("ES256 provider JWT", signed, "every 50 min"),
-            Vendor::Fcm => ("RS256 assertion", signed, "every ~55 min (OAuth token lifetime)"),
-            Vendor::Webpush => ("ES256 VAPID JWT", signed, "every 11 h per push service"),
-            Vendor::Oppo => ("SHA-256 auth sign", signed, "every ~24 h (auth_token)"),
-            Vendor::Vivo => ("MD5 auth sign", signed, "every 2 h (authToken)"),
-            Vendor::Meizu => ("MD5 request sign", signed, "every request"),
-            _ => ("none (token from the vendor)", 0, "every ~55 min"),
+        let (kind, cost, again) = match herald_vendors::local_signing(vendor) {
+            Some(signing) => (signing.what, signed, signing.renewed),
+            None => ("none (token from the vendor)", 0, "every ~55 min"),
         };
         let cost = if cost > 0 {
             format!("{:.1} µs", started.elapsed().as_secs_f64() * 1e6 / cost as f64)

@@ -205,7 +205,13 @@ pub async fn push_test(
             badge: None,
         };
         let secrets = store.certificate_secrets(app, cert.id).await?;
-        let requests = match herald_vendors::preview_requests(&cert, secrets.expose(), &notification, std::slice::from_ref(&target), "<credential>") {
+        let requests = match herald_vendors::preview_requests(
+            &cert,
+            secrets.expose(),
+            &notification,
+            std::slice::from_ref(&target),
+            "<credential>",
+        ) {
             Ok(Ok(requests)) => requests
                 .iter()
                 .map(|r| {

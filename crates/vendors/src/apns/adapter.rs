@@ -7,7 +7,7 @@ use super::config::{self, ApnsAuth, ApnsConfig};
 use super::request::ApnsAlert;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::driver::{Profile, VendorApi};
+use crate::driver::{LocalSigning, Profile, VendorApi};
 use crate::exchange::Step;
 use crate::http::Http;
 use crate::rules::{Categories, UsedDefaults};
@@ -32,6 +32,10 @@ impl VendorApi for ApnsConfig {
             category: Some(Categories::Any),
             ..UsedDefaults::COMMON
         },
+        local_signing: Some(LocalSigning {
+            what: "ES256 provider JWT",
+            renewed: "every 50 min",
+        }),
     };
 
     /// The hex string of the token bytes (64 hex digits today).

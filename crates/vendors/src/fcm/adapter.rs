@@ -5,7 +5,7 @@ use super::config::{self, FcmConfig};
 use super::request::FcmMessage;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::driver::{Profile, VendorApi};
+use crate::driver::{LocalSigning, Profile, VendorApi};
 use crate::exchange::Step;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
@@ -29,6 +29,10 @@ impl VendorApi for FcmConfig {
             channel_id: true,
             ..UsedDefaults::COMMON
         },
+        local_signing: Some(LocalSigning {
+            what: "RS256 assertion",
+            renewed: "every ~55 min (OAuth token lifetime)",
+        }),
     };
 
     /// The service-account assertion exchanged for an access token.

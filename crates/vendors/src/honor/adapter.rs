@@ -28,6 +28,7 @@ impl VendorApi for HonorConfig {
             badge_class: true,
             ..UsedDefaults::COMMON
         },
+        local_signing: None,
     };
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {

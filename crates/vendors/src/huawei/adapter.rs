@@ -29,6 +29,7 @@ impl VendorApi for HuaweiConfig {
             badge_class: true,
             ..UsedDefaults::COMMON
         },
+        local_signing: None,
     };
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {

@@ -3,7 +3,7 @@
 use super::config::{self, MeizuConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::driver::{Profile, VendorApi};
+use crate::driver::{LocalSigning, Profile, VendorApi};
 use crate::exchange::Step;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
@@ -26,6 +26,10 @@ impl VendorApi for MeizuConfig {
             notice_msg_type: Some(config::check_notice_type),
             ..UsedDefaults::COMMON
         },
+        local_signing: Some(LocalSigning {
+            what: "MD5 request sign",
+            renewed: "every request",
+        }),
     };
 
     /// The signature of a small sample request: Meizu signs every request.

@@ -3,7 +3,7 @@
 use super::config::{self, OppoConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::driver::{Profile, VendorApi};
+use crate::driver::{LocalSigning, Profile, VendorApi};
 use crate::exchange::Step;
 use crate::http::Http;
 use crate::rules::{Categories, UsedDefaults};
@@ -30,6 +30,10 @@ impl VendorApi for OppoConfig {
             notify_level: Some(config::check_notify_level),
             ..UsedDefaults::COMMON
         },
+        local_signing: Some(LocalSigning {
+            what: "SHA-256 auth sign",
+            renewed: "every ~24 h (auth_token)",
+        }),
     };
 
     fn sign_locally(&self) -> Result<Option<String>, AdapterError> {

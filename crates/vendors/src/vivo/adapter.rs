@@ -6,7 +6,7 @@ use super::config::{self, VivoConfig};
 use super::request::VivoMessage;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::driver::{Profile, VendorApi};
+use crate::driver::{LocalSigning, Profile, VendorApi};
 use crate::exchange::Step;
 use crate::http::Http;
 use crate::rules::{Categories, UsedDefaults};
@@ -30,6 +30,10 @@ impl VendorApi for VivoConfig {
             classification: Some(config::check_classification),
             ..UsedDefaults::COMMON
         },
+        local_signing: Some(LocalSigning {
+            what: "MD5 auth sign",
+            renewed: "every 2 h (authToken)",
+        }),
     };
 
     fn sign_locally(&self) -> Result<Option<String>, AdapterError> {

@@ -8,7 +8,7 @@ use super::request::WebpushMessage;
 use super::{encrypt, request, response, token};
 use crate::auth::{AuthFailure, Credential, now_seconds};
 use crate::cert::CertView;
-use crate::driver::{Profile, VendorApi};
+use crate::driver::{LocalSigning, Profile, VendorApi};
 use crate::exchange::Step;
 use crate::http::Http;
 use crate::rules::UsedDefaults;
@@ -75,6 +75,10 @@ impl VendorApi for WebpushApi {
         check_fields: config::check,
         credential_headers: &["authorization"],
         defaults: UsedDefaults::COMMON,
+        local_signing: Some(LocalSigning {
+            what: "ES256 VAPID JWT",
+            renewed: "every 11 h per push service",
+        }),
     };
 
     fn check_token(token: &Value) -> Result<String, Invalid> {

@@ -28,6 +28,7 @@ impl VendorApi for XiaomiConfig {
             channel_id: true,
             ..UsedDefaults::COMMON
         },
+        local_signing: None,
     };
 
     fn prepare(&self, notification: &Notification) -> Result<XiaomiFields, Outcome> {

@@ -357,7 +357,9 @@ fn matches_preview(preview: &Value, sent: &Value) -> bool {
     match (preview, sent) {
         (Value::String(p), _) if p.starts_with('<') && p.ends_with('>') => true,
         (Value::Object(p), Value::Object(s)) => {
-            p.len() == s.len() && p.iter().all(|(k, v)| s.get(k).is_some_and(|sv| matches_preview(v, sv)))
+            p.len() == s.len()
+                && p.iter()
+                    .all(|(k, v)| s.get(k).is_some_and(|sv| matches_preview(v, sv)))
         }
         (Value::Array(p), Value::Array(s)) => {
             p.len() == s.len() && p.iter().zip(s).all(|(a, b)| matches_preview(a, b))
@@ -387,26 +389,40 @@ fn difference(preview: &VendorRequest, sent: &herald_sandbox::LoggedRequest) -> 
         None => url.path().to_string(),
     };
     if preview.method != sent.method || path != sent.path {
-        return Some(format!("{} {path} was sent as {} {}", preview.method, sent.method, sent.path));
+        return Some(format!(
+            "{} {path} was sent as {} {}",
+            preview.method, sent.method, sent.path
+        ));
     }
     for (name, value) in &preview.headers {
         if value == "<redacted>" || CLOCK_HEADERS.contains(&name.as_str()) {
             continue;
         }
         if sent.headers.get(name) != Some(value) {
-            return Some(format!("header {name}: previewed {value:?}, sent {:?}", sent.headers.get(name)));
+            return Some(format!(
+                "header {name}: previewed {value:?}, sent {:?}",
+                sent.headers.get(name)
+            ));
         }
     }
     let content_type = sent.headers.get("content-type").map(String::as_str).unwrap_or("");
     if content_type == "application/octet-stream" {
         // Encrypted with a fresh key per request: only the size can agree.
-        let length = sent.headers.get("content-length").and_then(|l| l.parse::<usize>().ok());
-        return (length != Some(preview.body.len()))
-            .then(|| format!("{} encrypted bytes previewed, {length:?} sent", preview.body.len()));
+        let length = sent
+            .headers
+            .get("content-length")
+            .and_then(|l| l.parse::<usize>().ok());
+        return (length != Some(preview.body.len())).then(|| {
+            format!(
+                "{} encrypted bytes previewed, {length:?} sent",
+                preview.body.len()
+            )
+        });
     }
     let previewed = body_value(content_type, &String::from_utf8_lossy(&preview.body));
     let arrived = body_value(content_type, &sent.body);
-    (!matches_preview(&previewed, &arrived)).then(|| format!("body: previewed {previewed}\n   sent {arrived}"))
+    (!matches_preview(&previewed, &arrived))
+        .then(|| format!("body: previewed {previewed}\n   sent {arrived}"))
 }
 
 /// The requests an adapter sends are the ones its preview (traces, golden files) shows: the
@@ -428,10 +444,15 @@ pub async fn the_requests_sent_are_the_previewed_ones(vendor: Vendor, auth_path:
         .cloned()
         .collect();
     let (cert, secrets) = rig.certificate(vendor);
-    let previewed = herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "<credential>")
-        .expect("adapter builds")
-        .expect("notification fits");
-    assert_eq!(previewed.len(), sent.len(), "requests previewed vs sent: {sent:#?}");
+    let previewed =
+        herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "<credential>")
+            .expect("adapter builds")
+            .expect("notification fits");
+    assert_eq!(
+        previewed.len(),
+        sent.len(),
+        "requests previewed vs sent: {sent:#?}"
+    );
     // Per-target requests go out concurrently: match them in any order.
     for preview in &previewed {
         let found = sent.iter().position(|s| difference(preview, s).is_none());
