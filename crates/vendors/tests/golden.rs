@@ -193,3 +193,31 @@ fn each_vendor_request_matches_its_reviewed_golden_file() {
 fn each_vendor_request_for_two_devices_matches_its_reviewed_golden_file() {
     check_golden_files("_two_devices", 2);
 }
+
+/// Traces show previews: no header may carry a credential and no secret of the certificate
+/// may appear anywhere (Xiaomi sends its AppSecret itself, vivo its token in `authtoken`).
+#[test]
+fn previews_show_no_credential_and_no_secret() {
+    for vendor in Vendor::ALL {
+        let (cert, secrets) = certificate(vendor);
+        let targets = [target(vendor, 1), target(vendor, 2)];
+        let requests =
+            herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "CREDENTIAL")
+                .expect("adapter builds")
+                .expect("notification fits");
+        for request in &requests {
+            for (name, value) in &request.headers {
+                if matches!(name.as_str(), "authorization" | "authtoken") {
+                    assert_eq!(value, "<redacted>", "{vendor}: header {name}");
+                }
+            }
+            let text = format!("{:?} {}", request.headers, String::from_utf8_lossy(&request.body));
+            for secret in secrets.values().filter_map(Value::as_str) {
+                assert!(
+                    !text.contains(secret.trim()),
+                    "{vendor}: a secret shows in {text}"
+                );
+            }
+        }
+    }
+}
