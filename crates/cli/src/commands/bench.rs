@@ -47,7 +47,7 @@ pub struct BenchArgs {
     nats_url: String,
 }
 
-const VENDORS: [Vendor; 9] = Vendor::ALL;
+const VENDORS: &[Vendor] = &Vendor::ALL;
 
 fn platform(vendor: Vendor) -> Platform {
     match vendor {
