@@ -34,6 +34,25 @@ use tokio::task::JoinHandle;
 /// Builds one emulator's routes.
 type RouterFn = fn(Arc<SandboxState>) -> axum::Router;
 
+/// Emulators served over plain HTTP on loopback (one port each, same paths as the vendor), in
+/// port order; APNs (HTTP/2 over TLS) takes the port after them, the inspection API the next.
+const PLAIN_HTTP: [(Vendor, RouterFn); 8] = [
+    (Vendor::Huawei, huawei::router),
+    (Vendor::Fcm, fcm::router),
+    (Vendor::Honor, honor::router),
+    (Vendor::Xiaomi, xiaomi::router),
+    (Vendor::Oppo, oppo::router),
+    (Vendor::Vivo, vivo::router),
+    (Vendor::Meizu, meizu::router),
+    (Vendor::Webpush, webpush::router),
+];
+
+/// The vendors whose emulators speak plain HTTP, in the order they take ports from
+/// `base_port` (APNs takes the port after them).
+pub fn plain_http_vendors() -> impl Iterator<Item = Vendor> {
+    PLAIN_HTTP.iter().map(|(vendor, _)| *vendor)
+}
+
 /// How to start the sandbox.
 #[derive(Debug, Clone)]
 pub struct SandboxOptions {
@@ -125,18 +144,7 @@ impl Sandbox {
             }
             addr
         };
-        // Vendors served over plain HTTP on loopback (one port each, same paths as the vendor).
-        let plain: Vec<(Vendor, RouterFn)> = vec![
-            (Vendor::Huawei, huawei::router),
-            (Vendor::Fcm, fcm::router),
-            (Vendor::Honor, honor::router),
-            (Vendor::Xiaomi, xiaomi::router),
-            (Vendor::Oppo, oppo::router),
-            (Vendor::Vivo, vivo::router),
-            (Vendor::Meizu, meizu::router),
-            (Vendor::Webpush, webpush::router),
-        ];
-        for (vendor, router) in plain {
+        for (vendor, router) in PLAIN_HTTP {
             let (url, task) = emulator::serve_plain(
                 next_addr(),
                 emulator::with_log(vendor, router(state.clone()), state.clone()),

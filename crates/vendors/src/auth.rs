@@ -42,6 +42,17 @@ pub enum AuthFailure {
     Transport(AdapterError),
 }
 
+impl AuthFailure {
+    /// The failure of a local signing step outside the send path: a refusal is the
+    /// certificate's configuration at fault.
+    pub(crate) fn into_adapter_error(self) -> AdapterError {
+        match self {
+            AuthFailure::Refused { reason, .. } => AdapterError::Config(reason),
+            AuthFailure::Transport(error) => error,
+        }
+    }
+}
+
 /// Renew this long before a cached token expires.
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 

@@ -4,25 +4,81 @@
 //! targets. Vendor modules supply only the vendor-specific steps ([`VendorApi`]).
 
 use crate::auth::{AuthFailure, TokenCache};
+use crate::cert::CertView;
+use crate::exchange::Step;
+use crate::fields::Fields;
 use crate::http::Http;
 use crate::quota::{DailyQuota, RateLimit};
+use crate::rules::UsedDefaults;
 use async_trait::async_trait;
 use futures::StreamExt;
-use herald_core::{Adapter, AdapterError, Notification, Outcome, Target, Vendor};
+use herald_core::{Adapter, AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 
 /// Vendor requests of one send in flight at once.
 const MAX_CONCURRENT_REQUESTS: usize = 64;
 
-/// The vendor-specific steps.
-pub(crate) trait VendorApi: Send + Sync + std::fmt::Debug + 'static {
+/// A vendor's constants: what the registry and the shared loop need to know about it.
+#[derive(Debug)]
+pub(crate) struct Profile {
+    pub(crate) vendor: Vendor,
+    /// Targets per request (1 = no batch API).
+    pub(crate) max_batch: usize,
+    /// Usual request rate per certificate when none is configured (requests per second).
+    /// Vendors publish few numbers; these stay below what a new app is granted.
+    pub(crate) requests_per_second: u32,
+    /// The vendor's day, for the daily quota, starts at midnight in this UTC offset (hours).
+    pub(crate) quota_day_offset_hours: i64,
+    /// The platforms the vendor delivers to.
+    pub(crate) platforms: &'static [Platform],
+    /// Write-only certificate fields, sealed at rest and never returned.
+    pub(crate) secret_fields: &'static [&'static str],
+    /// Request headers that carry a credential: previews show them redacted.
+    pub(crate) credential_headers: &'static [&'static str],
+    /// The certificate defaults the vendor uses.
+    pub(crate) defaults: UsedDefaults,
+    /// Checks the vendor's certificate fields deeply; returns advice for the operator.
+    pub(crate) check_fields: fn(&mut Fields<'_>) -> Result<Vec<String>, Invalid>,
+    /// What `VendorApi::sign_locally` signs, if anything.
+    pub(crate) local_signing: Option<LocalSigning>,
+}
+
+/// A vendor's local signing step, described for benchmarks and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalSigning {
+    /// What is signed, e.g. "ES256 provider JWT".
+    pub what: &'static str,
+    /// How often it is signed again, e.g. "every 50 min".
+    pub renewed: &'static str,
+}
+
+/// Everything vendor-specific: constants, certificate fields, token shape, and the steps of the
+/// shared loop. One implementation per vendor folder (`<vendor>/adapter.rs`).
+/// A certificate is read with `TryFrom<CertView>` (in `config.rs`).
+pub(crate) trait VendorApi:
+    for<'c> TryFrom<CertView<'c>, Error = AdapterError> + Send + Sync + std::fmt::Debug + 'static
+{
     /// The vendor's shaped message, shared by every chunk of one send.
     type Payload: Send + Sync;
 
-    fn vendor(&self) -> Vendor;
-    /// Targets per request (1 = no batch API).
-    fn max_batch(&self) -> usize;
+    /// The vendor's constants.
+    const PROFILE: Profile;
+
+    /// Checks an uploaded device token and returns the string to store.
+    fn check_token(token: &Value) -> Result<String, Invalid> {
+        crate::token::check_opaque(Self::PROFILE.vendor, token)
+    }
+    /// The HTTP client this certificate sends through.
+    fn client(&self, shared: &Http) -> Result<Http, AdapterError> {
+        Ok(shared.clone())
+    }
+    /// The local signing step done when the cached credential runs out, once, for benchmarks
+    /// and diagnostics; `None` when the credential only comes from the vendor or is a static key.
+    fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
+        Ok(None)
+    }
     /// Applies the vendor's limits and shapes the message; `Err` = every target gets that
     /// outcome without any request.
     fn prepare(&self, notification: &Notification) -> Result<Self::Payload, Outcome>;
@@ -31,14 +87,15 @@ pub(crate) trait VendorApi: Send + Sync + std::fmt::Debug + 'static {
         &self,
         http: &Http,
     ) -> impl Future<Output = Result<crate::auth::Credential, AuthFailure>> + Send;
-    /// Sends one chunk; one outcome per target, in order.
-    fn send_chunk(
-        &self,
-        http: &Http,
-        credential: &str,
-        payload: &Self::Payload,
-        targets: &[Target],
-    ) -> impl Future<Output = Result<Vec<Outcome>, AdapterError>> + Send;
+    /// The exact requests of one chunk (at most `max_batch` targets) and how their answers
+    /// become one outcome per target, in order. Sending, previews and golden tests all go
+    /// through here.
+    fn exchange<'a>(
+        &'a self,
+        credential: &'a str,
+        payload: &'a Self::Payload,
+        targets: &'a [Target],
+    ) -> Step<'a>;
 }
 
 /// A vendor's steps wrapped with the shared loop: the `Adapter` of one certificate.
@@ -79,7 +136,7 @@ impl<V: VendorApi> Driver<V> {
             Ok(token) => token,
             Err(failure) => return auth_failure(failure, chunk.len()),
         };
-        let mut outcomes = self.api.send_chunk(&self.http, &token, payload, chunk).await?;
+        let mut outcomes = self.api.exchange(&token, payload, chunk).run(&self.http).await?;
         let expired: Vec<usize> = (0..outcomes.len())
             .filter(|&i| matches!(outcomes[i], Outcome::AuthExpired { .. }))
             .collect();
@@ -100,7 +157,8 @@ impl<V: VendorApi> Driver<V> {
             self.rate.wait().await;
             let retried = self
                 .api
-                .send_chunk(&self.http, &fresh, payload, &retry_targets)
+                .exchange(&fresh, payload, &retry_targets)
+                .run(&self.http)
                 .await?;
             for (i, outcome) in expired.iter().zip(retried) {
                 outcomes[*i] = outcome;
@@ -121,11 +179,11 @@ fn auth_failure(failure: AuthFailure, n: usize) -> Result<Vec<Outcome>, AdapterE
 #[async_trait]
 impl<V: VendorApi> Adapter for Driver<V> {
     fn vendor(&self) -> Vendor {
-        self.api.vendor()
+        V::PROFILE.vendor
     }
 
     fn max_batch(&self) -> usize {
-        self.api.max_batch()
+        V::PROFILE.max_batch
     }
 
     async fn send(
@@ -139,7 +197,7 @@ impl<V: VendorApi> Adapter for Driver<V> {
         };
         // Chunks go out concurrently (HTTP/2 multiplexes them; HTTP/1.1 uses the pool), bounded
         // so a large fan-out does not open thousands of sockets. Order is kept.
-        let size = self.api.max_batch().max(1);
+        let size = V::PROFILE.max_batch.max(1);
         let payload = &payload;
         let sends: Vec<_> = targets
             .chunks(size)

@@ -1,15 +1,17 @@
 //! One adapter per push vendor. Each vendor lives in its own folder with the same role-named
-//! files (`config.rs` now; `auth.rs`, `request.rs`, `response.rs`, `adapter.rs` as adapters
-//! land), and vendor folders never import each other: shared code lives in this crate's root
-//! modules.
+//! files (`config.rs`, `auth.rs`, `request.rs`, `response.rs`, `adapter.rs`) and its constants
+//! in `mod.rs`; vendor folders never import each other: shared code lives in this crate's root
+//! modules. The table below is the only place that lists the vendors.
 
 mod auth;
 mod cert;
 mod driver;
+mod exchange;
 mod fields;
 pub mod http;
 mod limits;
 mod quota;
+mod registry;
 mod retry;
 mod rules;
 mod token;
@@ -24,17 +26,32 @@ mod vivo;
 mod webpush;
 mod xiaomi;
 
+pub use driver::LocalSigning;
+
 use cert::CertView;
-use driver::{Driver, VendorApi};
-use fields::Fields;
-use herald_core::{Adapter, AdapterError, Certificate, Invalid, Notification, Outcome, Target, Vendor};
+use herald_core::{
+    Adapter, AdapterError, Certificate, CertificateDefaults, Invalid, Notification, Outcome, Platform,
+    Target, Vendor,
+};
 use http::{Http, VendorRequest};
-use quota::{DailyQuota, RateLimit};
+use registry::{Entry, VendorEntry};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-pub use rules::check_defaults;
-pub use token::{check_token, serves_platform};
+/// The registry: each vendor's implementation, one line per vendor.
+fn entry(vendor: Vendor) -> &'static dyn VendorEntry {
+    match vendor {
+        Vendor::Apns => &Entry::<apns::Api>::NEW,
+        Vendor::Fcm => &Entry::<fcm::Api>::NEW,
+        Vendor::Huawei => &Entry::<huawei::Api>::NEW,
+        Vendor::Honor => &Entry::<honor::Api>::NEW,
+        Vendor::Xiaomi => &Entry::<xiaomi::Api>::NEW,
+        Vendor::Oppo => &Entry::<oppo::Api>::NEW,
+        Vendor::Vivo => &Entry::<vivo::Api>::NEW,
+        Vendor::Meizu => &Entry::<meizu::Api>::NEW,
+        Vendor::Webpush => &Entry::<webpush::Api>::NEW,
+    }
+}
 
 /// A certificate's vendor fields after checking: split into what may be shown and what must be
 /// sealed, plus advice for the operator (deprecated auth, missing IM channel).
@@ -50,17 +67,35 @@ pub struct CheckedFields {
 
 /// The write-only fields of a vendor.
 pub fn secret_fields(vendor: Vendor) -> &'static [&'static str] {
-    match vendor {
-        Vendor::Apns => apns::config::SECRET_FIELDS,
-        Vendor::Fcm => fcm::config::SECRET_FIELDS,
-        Vendor::Huawei => huawei::config::SECRET_FIELDS,
-        Vendor::Honor => honor::config::SECRET_FIELDS,
-        Vendor::Xiaomi => xiaomi::config::SECRET_FIELDS,
-        Vendor::Oppo => oppo::config::SECRET_FIELDS,
-        Vendor::Vivo => vivo::config::SECRET_FIELDS,
-        Vendor::Meizu => meizu::config::SECRET_FIELDS,
-        Vendor::Webpush => webpush::config::SECRET_FIELDS,
-    }
+    entry(vendor).profile().secret_fields
+}
+
+/// Targets a vendor takes in one request (1 = no batch API).
+pub fn max_batch(vendor: Vendor) -> usize {
+    entry(vendor).profile().max_batch
+}
+
+/// What a vendor signs locally when its credential runs out (`None`: the credential comes
+/// from the vendor or is a static key).
+pub fn local_signing(vendor: Vendor) -> Option<LocalSigning> {
+    entry(vendor).profile().local_signing
+}
+
+/// Whether a vendor delivers to a platform.
+pub fn serves_platform(vendor: Vendor, platform: Platform) -> bool {
+    entry(vendor).profile().platforms.contains(&platform)
+}
+
+/// Checks an uploaded token and returns the string to store (for Web Push, the subscription
+/// object as compact JSON).
+pub fn check_token(vendor: Vendor, token: &Value) -> Result<String, Invalid> {
+    entry(vendor).check_token(token)
+}
+
+/// Checks a certificate's defaults against what its vendor understands: an option the vendor
+/// has no use for is refused rather than silently ignored.
+pub fn check_defaults(vendor: Vendor, defaults: &CertificateDefaults) -> Result<(), Invalid> {
+    rules::check_defaults(vendor, &entry(vendor).profile().defaults, defaults)
 }
 
 /// Checks a vendor's certificate fields deeply (keys parse, ids have the vendor's shape, value
@@ -68,69 +103,9 @@ pub fn secret_fields(vendor: Vendor) -> &'static [&'static str] {
 /// vendor's own fields, none of the common ones (`name`, `click_action`…).
 pub fn check_certificate_fields(
     vendor: Vendor,
-    mut fields: Map<String, Value>,
+    fields: Map<String, Value>,
 ) -> Result<CheckedFields, Invalid> {
-    let mut reader = Fields::new(vendor.as_str(), &mut fields);
-    let warnings = match vendor {
-        Vendor::Apns => apns::config::check(&mut reader)?,
-        Vendor::Fcm => fcm::config::check(&mut reader)?,
-        Vendor::Huawei => huawei::config::check(&mut reader)?,
-        Vendor::Honor => honor::config::check(&mut reader)?,
-        Vendor::Xiaomi => xiaomi::config::check(&mut reader)?,
-        Vendor::Oppo => oppo::config::check(&mut reader)?,
-        Vendor::Vivo => vivo::config::check(&mut reader)?,
-        Vendor::Meizu => meizu::config::check(&mut reader)?,
-        Vendor::Webpush => webpush::config::check(&mut reader)?,
-    };
-    reader.finish()?;
-    let secret_names = secret_fields(vendor);
-    let mut checked = CheckedFields {
-        warnings,
-        ..CheckedFields::default()
-    };
-    for (key, value) in fields {
-        if value.is_null() {
-            continue;
-        }
-        if secret_names.contains(&key.as_str()) {
-            checked.secrets.insert(key, value);
-        } else {
-            checked.public.insert(key, value);
-        }
-    }
-    Ok(checked)
-}
-
-/// Usual request rate per certificate when none is configured (requests per second). Vendors
-/// publish few numbers (OPPO's smallest tier is 5,000 QPS, FCM 600,000 messages a minute); these
-/// stay below what a new app is granted.
-fn default_rate(vendor: Vendor) -> u32 {
-    match vendor {
-        Vendor::Apns | Vendor::Fcm | Vendor::Webpush => 5_000,
-        Vendor::Oppo => 4_000,
-        Vendor::Xiaomi => 3_000,
-        Vendor::Huawei | Vendor::Honor => 1_000,
-        Vendor::Vivo => 500,
-        Vendor::Meizu => 200,
-    }
-}
-
-/// The vendor's day starts at midnight in this UTC offset (hours): Beijing time for the
-/// Chinese vendors, UTC for the others.
-fn quota_day_offset(vendor: Vendor) -> i64 {
-    match vendor {
-        Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi | Vendor::Oppo | Vendor::Vivo | Vendor::Meizu => 8,
-        Vendor::Apns | Vendor::Fcm | Vendor::Webpush => 0,
-    }
-}
-
-fn drive<V: VendorApi>(api: V, cert: &Certificate, http: &Http) -> Arc<dyn Adapter> {
-    let rate = cert
-        .defaults
-        .requests_per_second
-        .unwrap_or_else(|| default_rate(cert.vendor));
-    let quota = DailyQuota::new(cert.defaults.daily_quota, quota_day_offset(cert.vendor));
-    Arc::new(Driver::new(api, http.clone(), RateLimit::new(rate), quota))
+    entry(vendor).check_certificate_fields(fields)
 }
 
 /// Builds the adapter of one certificate (its credentials, token cache, rate limit and quota).
@@ -139,76 +114,14 @@ pub fn build_adapter(
     secrets: &Map<String, Value>,
     http: &Http,
 ) -> Result<Arc<dyn Adapter>, AdapterError> {
-    let view = CertView { cert, secrets };
-    match cert.vendor {
-        Vendor::Huawei => Ok(drive(
-            huawei::adapter::HuaweiApi {
-                config: huawei::config::HuaweiConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Fcm => Ok(drive(
-            fcm::adapter::FcmApi {
-                config: fcm::config::FcmConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Honor => Ok(drive(
-            honor::adapter::HonorApi {
-                config: honor::config::HonorConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Xiaomi => Ok(drive(
-            xiaomi::adapter::XiaomiApi {
-                config: xiaomi::config::XiaomiConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Oppo => Ok(drive(
-            oppo::adapter::OppoApi {
-                config: oppo::config::OppoConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Vivo => Ok(drive(
-            vivo::adapter::VivoApi {
-                config: vivo::config::VivoConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Meizu => Ok(drive(
-            meizu::adapter::MeizuApi {
-                config: meizu::config::MeizuConfig::from_certificate(view)?,
-            },
-            cert,
-            http,
-        )),
-        Vendor::Apns => {
-            let config = apns::config::ApnsConfig::from_certificate(view)?;
-            // Certificate auth: a client of its own presenting the .p12 as TLS client certificate.
-            let http = match &config.auth {
-                apns::config::ApnsAuth::Certificate(identity) => http.with_identity(identity.pem.expose())?,
-                apns::config::ApnsAuth::Token(_) => http.clone(),
-            };
-            Ok(drive(apns::adapter::ApnsApi { config }, cert, &http))
-        }
-        Vendor::Webpush => Ok(drive(
-            webpush::adapter::WebpushApi::new(webpush::config::WebpushConfig::from_certificate(view)?),
-            cert,
-            http,
-        )),
-    }
+    entry(cert.vendor).build_adapter(CertView { cert, secrets }, http)
 }
 
-/// The requests an adapter would send for a notification (with `credential` in place of a
-/// real access token), without sending them: for reviewing request shapes and for traces.
+/// The requests an adapter sends for a notification, built by the same code as when it sends
+/// (with `credential` in place of the cached access token), without sending them: for
+/// reviewing request shapes and for traces. Headers that carry a credential are shown as
+/// `<redacted>`; where a request needs a value from an earlier answer (vivo's `taskId`), a
+/// placeholder stands in.
 pub fn preview_requests(
     cert: &Certificate,
     secrets: &Map<String, Value>,
@@ -216,128 +129,7 @@ pub fn preview_requests(
     targets: &[Target],
     credential: &str,
 ) -> Result<Result<Vec<VendorRequest>, Outcome>, AdapterError> {
-    let view = CertView { cert, secrets };
-    let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-    match cert.vendor {
-        Vendor::Huawei => {
-            let config = huawei::config::HuaweiConfig::from_certificate(view)?;
-            Ok(huawei::request::message(&config, notification).map(|message| {
-                tokens
-                    .chunks(huawei::adapter::MAX_BATCH)
-                    .map(|chunk| huawei::request::send_request(&config, &message, chunk, credential))
-                    .collect()
-            }))
-        }
-        Vendor::Fcm => {
-            let config = fcm::config::FcmConfig::from_certificate(view)?;
-            Ok(fcm::request::message(&config, notification).map(|message| {
-                targets
-                    .iter()
-                    .map(|target| fcm::request::send_request(&config, &message, target, credential))
-                    .collect()
-            }))
-        }
-        Vendor::Honor => {
-            // `timestamp` is the preview's own time.
-            let config = honor::config::HonorConfig::from_certificate(view)?;
-            Ok(honor::request::message(&config, notification).map(|message| {
-                tokens
-                    .chunks(honor::adapter::MAX_BATCH)
-                    .map(|chunk| {
-                        honor::request::send_request(&config, &message, chunk, credential, auth::now_millis())
-                    })
-                    .collect()
-            }))
-        }
-        Vendor::Xiaomi => {
-            // `credential` stands in for the AppSecret, which a preview never shows.
-            let config = xiaomi::config::XiaomiConfig::from_certificate(view)?;
-            Ok(xiaomi::request::message(&config, notification).map(|fields| {
-                tokens
-                    .chunks(xiaomi::adapter::MAX_BATCH)
-                    .map(|chunk| xiaomi::request::send_request(&config, &fields, chunk, credential))
-                    .collect()
-            }))
-        }
-        Vendor::Oppo => {
-            let config = oppo::config::OppoConfig::from_certificate(view)?;
-            Ok(oppo::request::notification(&config, notification).map(|body| {
-                tokens
-                    .chunks(oppo::adapter::MAX_BATCH)
-                    .map(|chunk| oppo::request::send_request(&config, &body, chunk, credential))
-                    .collect()
-            }))
-        }
-        Vendor::Vivo => {
-            // A list push needs the taskId vivo answers to saveListPayload: shown as a placeholder.
-            let config = vivo::config::VivoConfig::from_certificate(view)?;
-            Ok(vivo::request::message(&config, notification).map(|message| {
-                tokens
-                    .chunks(vivo::adapter::MAX_BATCH)
-                    .flat_map(|chunk| match chunk {
-                        [token] => vec![vivo::request::send_request(&config, &message, token, credential)],
-                        _ => vec![
-                            vivo::request::save_list_payload_request(&config, &message, chunk, credential),
-                            vivo::request::push_to_list_request(
-                                &config, &message, "<taskId>", chunk, credential,
-                            ),
-                        ],
-                    })
-                    .collect()
-            }))
-        }
-        Vendor::Meizu => {
-            // Meizu signs each request; `credential` is not used.
-            let config = meizu::config::MeizuConfig::from_certificate(view)?;
-            Ok(
-                meizu::request::message_json(&config, notification).map(|message| {
-                    tokens
-                        .chunks(meizu::adapter::MAX_BATCH)
-                        .map(|chunk| meizu::request::send_request(&config, &message, chunk))
-                        .collect()
-                }),
-            )
-        }
-        Vendor::Apns => {
-            let config = apns::config::ApnsConfig::from_certificate(view)?;
-            Ok(apns::request::alert(&config, notification).map(|alert| {
-                targets
-                    .iter()
-                    .map(|target| apns::request::send_request(&config, &alert, target, credential))
-                    .collect()
-            }))
-        }
-        Vendor::Webpush => {
-            // `credential` stands in for the VAPID JWT; bodies are encrypted with a fresh key.
-            let config = webpush::config::WebpushConfig::from_certificate(view)?;
-            Ok(
-                webpush::request::message(&config, notification).and_then(|message| {
-                    targets
-                        .iter()
-                        .map(|target| {
-                            let subscription = webpush::request::subscription(&target.token)
-                                .map_err(|reason| Outcome::InvalidToken { reason })?;
-                            let body = webpush::encrypt::encrypt(
-                                &message.plaintext,
-                                &subscription.p256dh,
-                                &subscription.auth,
-                            )
-                            .map_err(|e| Outcome::InvalidToken {
-                                reason: e.to_string(),
-                            })?;
-                            let authorization = webpush::auth::authorization(credential, &config.public_key);
-                            Ok(webpush::request::send_request(
-                                &message,
-                                &subscription,
-                                body,
-                                authorization,
-                            ))
-                        })
-                        .collect()
-                }),
-            )
-        }
-    }
+    entry(cert.vendor).preview_requests(CertView { cert, secrets }, notification, targets, credential)
 }
 
 /// Performs the vendor's local signing step once, as the adapter does when its cached
@@ -349,62 +141,35 @@ pub fn sign_locally(
     cert: &Certificate,
     secrets: &Map<String, Value>,
 ) -> Result<Option<String>, AdapterError> {
-    let view = CertView { cert, secrets };
-    let now = auth::now_seconds();
-    let refused = |f: auth::AuthFailure| match f {
-        auth::AuthFailure::Refused { reason, .. } => AdapterError::Config(reason),
-        auth::AuthFailure::Transport(e) => e,
-    };
-    Ok(match cert.vendor {
-        Vendor::Apns => {
-            // Certificate auth signs nothing: the TLS handshake authenticates.
-            match apns::config::ApnsConfig::from_certificate(view)?.auth {
-                apns::config::ApnsAuth::Token(key) => {
-                    Some(apns::auth::provider_token(&key, now).map_err(refused)?)
-                }
-                apns::config::ApnsAuth::Certificate(_) => None,
-            }
+    entry(cert.vendor).sign_locally(CertView { cert, secrets })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_registry_has_each_vendor_under_its_own_id() {
+        for vendor in Vendor::ALL {
+            assert_eq!(entry(vendor).profile().vendor, vendor);
         }
-        Vendor::Fcm => {
-            let config = fcm::config::FcmConfig::from_certificate(view)?;
-            Some(fcm::auth::assertion(&config, now).map_err(refused)?)
-        }
-        Vendor::Webpush => {
-            let config = webpush::config::WebpushConfig::from_certificate(view)?;
-            Some(
-                webpush::auth::vapid_jwt(&config, "https://push.example.net", now + 43_200)
-                    .map_err(AdapterError::Config)?,
-            )
-        }
-        Vendor::Oppo => {
-            let config = oppo::config::OppoConfig::from_certificate(view)?;
-            Some(oppo::auth::sign(
-                &config.app_key,
-                now * 1000,
-                config.master_secret.expose(),
-            ))
-        }
-        Vendor::Vivo => {
-            let config = vivo::config::VivoConfig::from_certificate(view)?;
-            Some(vivo::auth::sign(
-                config.app_id,
-                &config.app_key,
-                now * 1000,
-                config.app_secret.expose(),
-            ))
-        }
-        Vendor::Meizu => {
-            let config = meizu::config::MeizuConfig::from_certificate(view)?;
-            let message = r#"{"noticeBarInfo":{"title":"t","content":"c"}}"#;
-            Some(meizu::auth::sign(
-                &[
-                    ("appId", config.app_id.as_str()),
-                    ("messageJson", message),
-                    ("pushIds", "p1,p2"),
-                ],
-                config.app_secret.expose(),
-            ))
-        }
-        Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi => None,
-    })
+    }
+
+    #[test]
+    fn apns_tokens_must_be_hex_and_others_opaque() {
+        assert!(check_token(Vendor::Apns, &json!("a".repeat(64))).is_ok());
+        assert!(check_token(Vendor::Apns, &json!("not-hex-token-not-hex-token-not-hex")).is_err());
+        assert!(check_token(Vendor::Huawei, &json!("IQAAAACy0kYhAAC9xgR2")).is_ok());
+        assert!(check_token(Vendor::Fcm, &json!("has space")).is_err());
+        assert!(check_token(Vendor::Fcm, &json!(42)).is_err());
+    }
+
+    #[test]
+    fn vendors_serve_their_platforms_only() {
+        assert!(serves_platform(Vendor::Apns, Platform::Ios));
+        assert!(!serves_platform(Vendor::Apns, Platform::Android));
+        assert!(serves_platform(Vendor::Huawei, Platform::Harmony));
+        assert!(!serves_platform(Vendor::Xiaomi, Platform::Web));
+    }
 }

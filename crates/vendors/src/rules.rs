@@ -1,114 +1,59 @@
-//! Vendor value sets that more than one place checks (certificate fields, certificate defaults,
-//! later the per-message options): categories, importance, notify levels, classifications.
+//! Certificate defaults: which ones a vendor uses (declared in its folder's `PROFILE`) and the
+//! one check that refuses the others and checks the values of the used ones.
 
 use crate::fields::check_one_of;
 use herald_core::{CertificateDefaults, Invalid, Vendor};
 
-/// Huawei `android.category` values (self-classification).
-pub(crate) const HUAWEI_CATEGORIES: &[&str] = &[
-    "IM",
-    "VOIP",
-    "SUBSCRIPTION",
-    "TRAVEL",
-    "HEALTH",
-    "WORK",
-    "ACCOUNT",
-    "EXPRESS",
-    "FINANCE",
-    "DEVICE_REMINDER",
-    "MAIL",
-    "PLAY_VOICE",
-    "MARKETING",
-];
 /// Huawei / Honor notification importance.
 pub(crate) const IMPORTANCE: &[&str] = &["LOW", "NORMAL"];
-/// OPPO `category` values.
-pub(crate) const OPPO_CATEGORIES: &[&str] = &[
-    "IM",
-    "ACCOUNT",
-    "DEVICE_REMINDER",
-    "ORDER",
-    "TODO",
-    "SUBSCRIPTION",
-    "NEWS",
-    "CONTENT",
-    "MARKETING",
-    "SOCIAL",
-];
-/// vivo system-message categories (classification 1).
-pub(crate) const VIVO_SYSTEM_CATEGORIES: &[&str] = &[
-    "IM",
-    "ACCOUNT",
-    "TODO",
-    "DEVICE_REMINDER",
-    "ORDER",
-    "SUBSCRIPTION",
-];
-/// vivo categories of either classification.
-pub(crate) const VIVO_CATEGORIES: &[&str] = &[
-    "IM",
-    "ACCOUNT",
-    "TODO",
-    "DEVICE_REMINDER",
-    "ORDER",
-    "SUBSCRIPTION",
-    "NEWS",
-    "CONTENT",
-    "MARKETING",
-    "SOCIAL",
-];
 
-/// OPPO notify level: 1 shade, 2 shade + lock screen, 16 banner (needs approval).
-pub(crate) fn check_oppo_notify_level(field: &str, level: u8) -> Result<(), Invalid> {
-    if matches!(level, 1 | 2 | 16) {
-        Ok(())
-    } else {
-        Err(Invalid::field(field, "OPPO notify_level must be 1, 2 or 16"))
-    }
+/// Categories a vendor takes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Categories {
+    /// Any name (APNs: the app's own action-button sets).
+    Any,
+    /// One of these.
+    OneOf(&'static [&'static str]),
 }
 
-/// vivo classification 0 (operational) or 1 (system), consistent with the category
-/// (vivo answers 10097 otherwise).
-pub(crate) fn check_vivo_classification(
-    field: &str,
-    classification: Option<u8>,
-    category: Option<&str>,
+/// Checks a numeric option's value; `field` names it in the error.
+pub(crate) type CheckLevel = fn(field: &str, value: u8) -> Result<(), Invalid>;
+/// Checks a classification against the category it goes with.
+pub(crate) type CheckClassification =
+    fn(field: &str, classification: Option<u8>, category: Option<&str>) -> Result<(), Invalid>;
+
+/// The certificate defaults a vendor uses, each with the check of its value (`None` = not
+/// used). A default the vendor has no use for is refused rather than silently ignored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsedDefaults {
+    pub(crate) channel_id: bool,
+    pub(crate) category: Option<Categories>,
+    pub(crate) importance: Option<&'static [&'static str]>,
+    pub(crate) classification: Option<CheckClassification>,
+    pub(crate) badge_class: bool,
+    pub(crate) notify_level: Option<CheckLevel>,
+    pub(crate) notice_msg_type: Option<CheckLevel>,
+}
+
+impl UsedDefaults {
+    /// Only the defaults every vendor uses (sound, TTL, rate, quota).
+    pub(crate) const COMMON: Self = Self {
+        channel_id: false,
+        category: None,
+        importance: None,
+        classification: None,
+        badge_class: false,
+        notify_level: None,
+        notice_msg_type: None,
+    };
+}
+
+/// Checks a certificate's defaults against what its vendor uses.
+pub(crate) fn check_defaults(
+    vendor: Vendor,
+    used: &UsedDefaults,
+    d: &CertificateDefaults,
 ) -> Result<(), Invalid> {
-    match classification {
-        None => Ok(()),
-        Some(c @ (0 | 1)) => match category {
-            Some(cat) if (c == 1) != VIVO_SYSTEM_CATEGORIES.contains(&cat) => Err(Invalid::new(
-                "category",
-                "inconsistent_classification",
-                format!(
-                    "vivo category `{cat}` belongs to classification {}, not {c}",
-                    u8::from(c == 0)
-                ),
-            )),
-            _ => Ok(()),
-        },
-        Some(_) => Err(Invalid::field(
-            field,
-            "vivo classification must be 0 (operational) or 1 (system, for chat)",
-        )),
-    }
-}
-
-/// Meizu notice type 0 (public) or 1 (private, for chat).
-pub(crate) fn check_meizu_notice_type(field: &str, kind: u8) -> Result<(), Invalid> {
-    if kind <= 1 {
-        Ok(())
-    } else {
-        Err(Invalid::field(
-            field,
-            "Meizu notice_msg_type must be 0 (public) or 1 (private)",
-        ))
-    }
-}
-
-/// Checks a certificate's defaults against what its vendor understands: an option the vendor
-/// has no use for is refused rather than silently ignored.
-pub fn check_defaults(vendor: Vendor, d: &CertificateDefaults) -> Result<(), Invalid> {
     let unsupported = |name: &str| {
         Invalid::new(
             format!("defaults.{name}"),
@@ -116,45 +61,36 @@ pub fn check_defaults(vendor: Vendor, d: &CertificateDefaults) -> Result<(), Inv
             format!("{vendor} does not use `{name}`"),
         )
     };
-    use Vendor::*;
-    if d.channel_id.is_some() && !matches!(vendor, Fcm | Huawei | Xiaomi | Oppo) {
+    if d.channel_id.is_some() && !used.channel_id {
         return Err(unsupported("channel_id"));
     }
     if let Some(category) = &d.category {
-        match vendor {
-            Huawei => check_one_of("defaults.category", category, HUAWEI_CATEGORIES)?,
-            Oppo => check_one_of("defaults.category", category, OPPO_CATEGORIES)?,
-            Vivo => check_one_of("defaults.category", category, VIVO_CATEGORIES)?,
-            Apns => {} // APNs category = the app's action-button set: any name.
-            _ => return Err(unsupported("category")),
+        match used.category {
+            Some(Categories::OneOf(allowed)) => check_one_of("defaults.category", category, allowed)?,
+            Some(Categories::Any) => {}
+            None => return Err(unsupported("category")),
         }
     }
     if let Some(importance) = &d.importance {
-        if !matches!(vendor, Huawei | Honor) {
-            return Err(unsupported("importance"));
-        }
-        check_one_of("defaults.importance", importance, IMPORTANCE)?;
+        let allowed = used.importance.ok_or_else(|| unsupported("importance"))?;
+        check_one_of("defaults.importance", importance, allowed)?;
     }
     if d.classification.is_some() {
-        if vendor != Vivo {
-            return Err(unsupported("classification"));
-        }
-        check_vivo_classification("defaults.classification", d.classification, d.category.as_deref())?;
+        let check = used.classification.ok_or_else(|| unsupported("classification"))?;
+        check("defaults.classification", d.classification, d.category.as_deref())?;
     }
-    if d.badge_class.is_some() && !matches!(vendor, Huawei | Honor) {
+    if d.badge_class.is_some() && !used.badge_class {
         return Err(unsupported("badge_class"));
     }
     if let Some(level) = d.notify_level {
-        if vendor != Oppo {
-            return Err(unsupported("notify_level"));
-        }
-        check_oppo_notify_level("defaults.notify_level", level)?;
+        let check = used.notify_level.ok_or_else(|| unsupported("notify_level"))?;
+        check("defaults.notify_level", level)?;
     }
     if let Some(kind) = d.notice_msg_type {
-        if vendor != Meizu {
-            return Err(unsupported("notice_msg_type"));
-        }
-        check_meizu_notice_type("defaults.notice_msg_type", kind)?;
+        let check = used
+            .notice_msg_type
+            .ok_or_else(|| unsupported("notice_msg_type"))?;
+        check("defaults.notice_msg_type", kind)?;
     }
     if d.ttl_seconds == Some(0) {
         return Err(Invalid::field(

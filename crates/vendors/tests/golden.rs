@@ -1,5 +1,9 @@
-//! Golden request shapes: for one fixed notification, each vendor's request (method, path,
-//! headers minus signatures and clocks, body) must equal the reviewed file in `golden/`.
+//! Golden request shapes: for one fixed notification, each vendor's requests (method, path,
+//! headers minus signatures and clocks, body) must equal the reviewed files in `golden/`:
+//! `<vendor>.json` for one device, `<vendor>_two_devices.json` for two (a batch vendor's batch
+//! request; vivo's saved payload, then its push to the list). The requests are built by the
+//! method the adapters send with (`preview_requests` walks the same steps without sending;
+//! `tests/vendors.rs` checks that what reaches each emulator is what that method builds).
 //! Set `UPDATE_GOLDEN=1` to rewrite the files after a deliberate change, then review the diff.
 
 use herald_core::{Certificate, ClickAction, Notification, Priority, Target, Vendor};
@@ -86,14 +90,17 @@ fn notification() -> Notification {
     }
 }
 
-fn target(vendor: Vendor) -> Target {
+/// The `i`-th device of a vendor (1 or 2).
+fn target(vendor: Vendor, i: usize) -> Target {
     let token = match vendor {
-        Vendor::Apns => "a".repeat(64),
-        Vendor::Vivo => "12345678901234567890123".into(),
-        Vendor::Webpush => json!({"endpoint": "https://push.vendor.example/wpush/v2/abc",
+        Vendor::Apns => ["a", "b"][i - 1].repeat(64),
+        Vendor::Vivo => format!("1234567890123456789012{}", i + 2),
+        Vendor::Webpush => {
+            json!({"endpoint": format!("https://push.vendor.example/wpush/v2/{}", ["abc", "abd"][i - 1]),
             "keys": {"p256dh": testdata("vapid_public.b64url").trim(), "auth": "AAECAwQFBgcICQoLDA0ODw"}})
-        .to_string(),
-        other => format!("{}-device-token-0001", other.as_str()),
+            .to_string()
+        }
+        other => format!("{}-device-token-{i:04}", other.as_str()),
     };
     Target {
         token,
@@ -139,24 +146,20 @@ fn shape(vendor: Vendor, request: &herald_vendors::http::VendorRequest) -> Value
     json!({"method": request.method, "path": url.path(), "query": url.query(), "host": url.host_str(), "headers": headers, "body": body})
 }
 
-#[test]
-fn each_vendor_request_matches_its_reviewed_golden_file() {
+/// Compares (or with `UPDATE_GOLDEN` rewrites) `golden/<vendor><suffix>.json` for each vendor.
+fn check_golden_files(suffix: &str, devices: usize) {
     let update = std::env::var("UPDATE_GOLDEN").is_ok();
     let mut mismatches = Vec::new();
     for vendor in Vendor::ALL {
         let (cert, secrets) = certificate(vendor);
-        let requests = herald_vendors::preview_requests(
-            &cert,
-            &secrets,
-            &notification(),
-            &[target(vendor)],
-            "CREDENTIAL",
-        )
-        .expect("adapter builds")
-        .expect("notification fits");
+        let targets: Vec<Target> = (1..=devices).map(|i| target(vendor, i)).collect();
+        let requests =
+            herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "CREDENTIAL")
+                .expect("adapter builds")
+                .expect("notification fits");
         let actual = Value::Array(requests.iter().map(|r| shape(vendor, r)).collect());
         let path = format!(
-            "{}/tests/golden/{}.json",
+            "{}/tests/golden/{}{suffix}.json",
             env!("CARGO_MANIFEST_DIR"),
             vendor.as_str()
         );
@@ -179,4 +182,42 @@ fn each_vendor_request_matches_its_reviewed_golden_file() {
         "request shapes changed:\n{}",
         mismatches.join("\n")
     );
+}
+
+#[test]
+fn each_vendor_request_matches_its_reviewed_golden_file() {
+    check_golden_files("", 1);
+}
+
+#[test]
+fn each_vendor_request_for_two_devices_matches_its_reviewed_golden_file() {
+    check_golden_files("_two_devices", 2);
+}
+
+/// Traces show previews: no header may carry a credential and no secret of the certificate
+/// may appear anywhere (Xiaomi sends its AppSecret itself, vivo its token in `authtoken`).
+#[test]
+fn previews_show_no_credential_and_no_secret() {
+    for vendor in Vendor::ALL {
+        let (cert, secrets) = certificate(vendor);
+        let targets = [target(vendor, 1), target(vendor, 2)];
+        let requests =
+            herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "CREDENTIAL")
+                .expect("adapter builds")
+                .expect("notification fits");
+        for request in &requests {
+            for (name, value) in &request.headers {
+                if matches!(name.as_str(), "authorization" | "authtoken") {
+                    assert_eq!(value, "<redacted>", "{vendor}: header {name}");
+                }
+            }
+            let text = format!("{:?} {}", request.headers, String::from_utf8_lossy(&request.body));
+            for secret in secrets.values().filter_map(Value::as_str) {
+                assert!(
+                    !text.contains(secret.trim()),
+                    "{vendor}: a secret shows in {text}"
+                );
+            }
+        }
+    }
 }

@@ -42,6 +42,10 @@ macro_rules! vendor_suite {
             async fn batch_split() {
                 a_batch_larger_than_the_vendor_limit_is_split($vendor, $batch).await;
             }
+            #[tokio::test]
+            async fn sent_as_previewed() {
+                the_requests_sent_are_the_previewed_ones($vendor, $auth).await;
+            }
         }
     };
 }

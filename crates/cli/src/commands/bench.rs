@@ -48,7 +48,7 @@ pub struct BenchArgs {
     nats_url: String,
 }
 
-const VENDORS: [Vendor; 9] = Vendor::ALL;
+const VENDORS: &[Vendor] = &Vendor::ALL;
 
 fn platform(vendor: Vendor) -> Platform {
     match vendor {
@@ -595,12 +595,7 @@ fn vendor_costs(
             Ok(iterations as f64 / started.elapsed().as_secs_f64())
         };
         let single = rate(&vendor_tokens[..1])?;
-        let batch_size = match vendor {
-            Vendor::Huawei | Vendor::Honor | Vendor::Xiaomi | Vendor::Oppo | Vendor::Vivo => 1000,
-            Vendor::Meizu => 100,
-            _ => 1,
-        }
-        .min(vendor_tokens.len());
+        let batch_size = herald_vendors::max_batch(vendor).min(vendor_tokens.len());
         let batch = if batch_size > 1 {
             format!("{:.0}", rate(&vendor_tokens[..batch_size])?)
         } else {
@@ -617,14 +612,9 @@ fn vendor_costs(
                 None => break,
             }
         }
-        let (kind, cost, again) = match vendor {
-            Vendor::Apns => ("ES256 provider JWT", signed, "every 50 min"),
-            Vendor::Fcm => ("RS256 assertion", signed, "every ~55 min (OAuth token lifetime)"),
-            Vendor::Webpush => ("ES256 VAPID JWT", signed, "every 11 h per push service"),
-            Vendor::Oppo => ("SHA-256 auth sign", signed, "every ~24 h (auth_token)"),
-            Vendor::Vivo => ("MD5 auth sign", signed, "every 2 h (authToken)"),
-            Vendor::Meizu => ("MD5 request sign", signed, "every request"),
-            _ => ("none (token from the vendor)", 0, "every ~55 min"),
+        let (kind, cost, again) = match herald_vendors::local_signing(vendor) {
+            Some(signing) => (signing.what, signed, signing.renewed),
+            None => ("none (token from the vendor)", 0, "every ~55 min"),
         };
         let cost = if cost > 0 {
             format!("{:.1} µs", started.elapsed().as_secs_f64() * 1e6 / cost as f64)

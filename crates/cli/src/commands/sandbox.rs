@@ -34,25 +34,12 @@ pub struct SandboxArgs {
 
 /// The URLs the emulators get when started from `base_port` (same order as `Sandbox::start`).
 pub fn planned_urls(base_port: u16) -> BTreeMap<Vendor, String> {
-    let order = [
-        Vendor::Huawei,
-        Vendor::Fcm,
-        Vendor::Honor,
-        Vendor::Xiaomi,
-        Vendor::Oppo,
-        Vendor::Vivo,
-        Vendor::Meizu,
-        Vendor::Webpush,
-    ];
-    let mut urls: BTreeMap<Vendor, String> = order
-        .iter()
+    let mut urls: BTreeMap<Vendor, String> = herald_sandbox::plain_http_vendors()
         .zip(base_port..)
-        .map(|(v, p)| (*v, format!("http://127.0.0.1:{p}")))
+        .map(|(v, p)| (v, format!("http://127.0.0.1:{p}")))
         .collect();
-    urls.insert(
-        Vendor::Apns,
-        format!("https://localhost:{}", base_port + order.len() as u16),
-    );
+    let apns_port = base_port + urls.len() as u16;
+    urls.insert(Vendor::Apns, format!("https://localhost:{apns_port}"));
     urls
 }
 

@@ -205,16 +205,21 @@ pub async fn push_test(
             badge: None,
         };
         let secrets = store.certificate_secrets(app, cert.id).await?;
-        let requests = match herald_vendors::preview_requests(&cert, secrets.expose(), &notification, std::slice::from_ref(&target), "<credential>") {
+        let requests = match herald_vendors::preview_requests(
+            &cert,
+            secrets.expose(),
+            &notification,
+            std::slice::from_ref(&target),
+            "<credential>",
+        ) {
             Ok(Ok(requests)) => requests
                 .iter()
                 .map(|r| {
                     let body = String::from_utf8_lossy(&r.body).into_owned();
                     json!({"method": r.method, "url": r.url,
-                           "headers": r.headers.iter().map(|(k, v)| {
-                               let v = if k == "authorization" || k == "authtoken" { "<redacted>".to_string() } else { v.clone() };
-                               (k.clone(), Value::String(v))
-                           }).collect::<serde_json::Map<_, _>>(),
+                           // Credential headers come redacted from the vendor's preview.
+                           "headers": r.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                               .collect::<serde_json::Map<_, _>>(),
                            "body": body})
                 })
                 .collect::<Vec<_>>(),

@@ -148,8 +148,11 @@ impl std::fmt::Debug for ApnsConfig {
     }
 }
 
-impl ApnsConfig {
-    pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for ApnsConfig {
+    type Error = AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let production = view.opt_str("environment").as_deref() != Some("sandbox");
         let auth = match view.opt_str("certificate") {
             Some(p12) => {

@@ -7,3 +7,6 @@ pub(crate) mod certificate;
 pub(crate) mod config;
 pub(crate) mod request;
 pub(crate) mod response;
+
+/// The implementation the registry lists.
+pub(crate) type Api = config::ApnsConfig;

@@ -1,55 +1,65 @@
-//! The FCM adapter: glue between the shared driver and FCM's auth, request and response. FCM
-//! v1 has no batch API, so the driver sends one request per token, concurrently.
+//! FCM as the shared driver sees it: its constants and the request of one token. FCM v1 has no
+//! batch API, so the driver sends one request per token, concurrently.
 
-use super::config::FcmConfig;
+use super::config::{self, FcmConfig};
 use super::request::FcmMessage;
 use super::{auth, request, response};
-use crate::auth::{AuthFailure, Credential};
-use crate::driver::VendorApi;
+use crate::auth::{AuthFailure, Credential, now_seconds};
+use crate::driver::{LocalSigning, Profile, VendorApi};
+use crate::exchange::Step;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::UsedDefaults;
+use herald_core::{AdapterError, Notification, Outcome, Platform, Target, Vendor};
 
-/// Tokens per FCM request: v1 takes exactly one. [DOC: vendor-apis.md §2.3]
-pub(crate) const MAX_BATCH: usize = 1;
-
-#[derive(Debug)]
-pub(crate) struct FcmApi {
-    pub(crate) config: FcmConfig,
-}
-
-impl VendorApi for FcmApi {
+impl VendorApi for FcmConfig {
     type Payload = FcmMessage;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Fcm
-    }
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Fcm,
+        // v1 takes exactly one token. [DOC: vendor-apis.md §2.3]
+        max_batch: 1,
+        // FCM allows 600,000 messages a minute per project.
+        requests_per_second: 5_000,
+        quota_day_offset_hours: 0,
+        platforms: &[Platform::Android, Platform::Ios, Platform::Web],
+        secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
+        credential_headers: &["authorization"],
+        defaults: UsedDefaults {
+            channel_id: true,
+            ..UsedDefaults::COMMON
+        },
+        local_signing: Some(LocalSigning {
+            what: "RS256 assertion",
+            renewed: "every ~55 min (OAuth token lifetime)",
+        }),
+    };
 
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
+    /// The service-account assertion exchanged for an access token.
+    fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
+        auth::assertion(self, now_seconds())
+            .map(Some)
+            .map_err(AuthFailure::into_adapter_error)
     }
 
     fn prepare(&self, notification: &Notification) -> Result<FcmMessage, Outcome> {
-        request::message(&self.config, notification)
+        request::message(self, notification)
     }
 
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
-        auth::fetch_token(http, &self.config).await
+        auth::fetch_token(http, self).await
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        credential: &str,
-        message: &FcmMessage,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
-        let mut outcomes = Vec::with_capacity(targets.len());
-        for target in targets {
-            let answer = http
-                .send(&request::send_request(&self.config, message, target, credential))
-                .await?;
-            outcomes.push(response::classify(&answer));
-        }
-        Ok(outcomes)
+    fn exchange<'a>(
+        &'a self,
+        credential: &'a str,
+        message: &'a FcmMessage,
+        targets: &'a [Target],
+    ) -> Step<'a> {
+        Step::single(
+            targets,
+            |target| request::send_request(self, message, target, credential),
+            response::classify,
+        )
     }
 }

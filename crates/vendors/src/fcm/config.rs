@@ -142,10 +142,11 @@ impl std::fmt::Debug for FcmConfig {
     }
 }
 
-impl FcmConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for FcmConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         use herald_core::AdapterError;
         let config_error = |what: &str| AdapterError::Config(format!("certificate {}: {what}", view.cert.id));
         let account = match view.value("service_account") {

@@ -1,50 +1,50 @@
-//! The Honor adapter: glue between the shared driver and Honor's auth, request and response.
+//! Honor as the shared driver sees it: its constants and the one request of a chunk.
 
-use super::config::HonorConfig;
+use super::config::{self, HonorConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential, now_millis};
-use crate::driver::VendorApi;
+use crate::driver::{Profile, VendorApi};
+use crate::exchange::Step;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::{IMPORTANCE, UsedDefaults};
+use herald_core::{Notification, Outcome, Platform, Target, Vendor};
 use serde_json::Value;
 
-/// Tokens per Honor request: Huawei's 1000 assumed. [UNCONFIRMED: vendor-apis.md §4.2]
-pub(crate) const MAX_BATCH: usize = 1000;
-
-#[derive(Debug)]
-pub(crate) struct HonorApi {
-    pub(crate) config: HonorConfig,
-}
-
-impl VendorApi for HonorApi {
+impl VendorApi for HonorConfig {
     type Payload = Value;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Honor
-    }
-
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
-    }
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Honor,
+        // Huawei's 1000 assumed. [UNCONFIRMED: vendor-apis.md §4.2]
+        max_batch: 1000,
+        requests_per_second: 1_000,
+        quota_day_offset_hours: 8,
+        platforms: &[Platform::Android],
+        secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
+        credential_headers: &["authorization"],
+        defaults: UsedDefaults {
+            importance: Some(IMPORTANCE),
+            badge_class: true,
+            ..UsedDefaults::COMMON
+        },
+        local_signing: None,
+    };
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {
-        request::message(&self.config, notification)
+        request::message(self, notification)
     }
 
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
-        auth::fetch_token(http, &self.config).await
+        auth::fetch_token(http, self).await
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        credential: &str,
-        message: &Value,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
-        let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let request = request::send_request(&self.config, message, &tokens, credential, now_millis());
-        let answer = http.send(&request).await?;
-        Ok(response::classify(&answer, &tokens))
+    /// Honor wants the sending time in a header.
+    fn exchange<'a>(&'a self, credential: &'a str, message: &'a Value, targets: &'a [Target]) -> Step<'a> {
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, message, tokens, credential, now_millis()),
+            response::classify,
+        )
     }
 }

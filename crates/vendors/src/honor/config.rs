@@ -49,10 +49,11 @@ impl std::fmt::Debug for HonorConfig {
     }
 }
 
-impl HonorConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for HonorConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let overridden = view.cert.base_url.is_some();
         let push_url = view.base_url(PUSH_URL);
         let auth_url = if overridden {

@@ -1,51 +1,50 @@
-//! The Huawei adapter: glue between the shared driver and Huawei's auth, request and response.
+//! Huawei as the shared driver sees it: its constants and the one request of a chunk.
 
-use super::config::HuaweiConfig;
+use super::config::{self, HuaweiConfig};
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::driver::VendorApi;
+use crate::driver::{Profile, VendorApi};
+use crate::exchange::Step;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::{Categories, IMPORTANCE, UsedDefaults};
+use herald_core::{Notification, Outcome, Platform, Target, Vendor};
 use serde_json::Value;
 
-/// Tokens per Huawei request.
-pub(crate) const MAX_BATCH: usize = 1000;
-
-#[derive(Debug)]
-pub(crate) struct HuaweiApi {
-    pub(crate) config: HuaweiConfig,
-}
-
-impl VendorApi for HuaweiApi {
+impl VendorApi for HuaweiConfig {
     type Payload = Value;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Huawei
-    }
-
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
-    }
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Huawei,
+        max_batch: 1000,
+        requests_per_second: 1_000,
+        quota_day_offset_hours: 8,
+        platforms: &[Platform::Android, Platform::Harmony],
+        secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
+        credential_headers: &["authorization"],
+        defaults: UsedDefaults {
+            channel_id: true,
+            category: Some(Categories::OneOf(config::CATEGORIES)),
+            importance: Some(IMPORTANCE),
+            badge_class: true,
+            ..UsedDefaults::COMMON
+        },
+        local_signing: None,
+    };
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {
-        request::message(&self.config, notification)
+        request::message(self, notification)
     }
 
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
-        auth::fetch_token(http, &self.config).await
+        auth::fetch_token(http, self).await
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        credential: &str,
-        message: &Value,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
-        let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let answer = http
-            .send(&request::send_request(&self.config, message, &tokens, credential))
-            .await?;
-        Ok(response::classify(&answer, &tokens))
+    fn exchange<'a>(&'a self, credential: &'a str, message: &'a Value, targets: &'a [Target]) -> Step<'a> {
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, message, tokens, credential),
+            response::classify,
+        )
     }
 }

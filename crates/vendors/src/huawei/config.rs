@@ -2,11 +2,28 @@
 //! and the classification defaults that put chat on the IM lane.
 
 use crate::fields::{Fields, check_one_of, check_package_name};
-use crate::rules::{HUAWEI_CATEGORIES, IMPORTANCE};
+use crate::rules::IMPORTANCE;
 use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
+
+/// Huawei `android.category` values (self-classification).
+pub(crate) const CATEGORIES: &[&str] = &[
+    "IM",
+    "VOIP",
+    "SUBSCRIPTION",
+    "TRAVEL",
+    "HEALTH",
+    "WORK",
+    "ACCOUNT",
+    "EXPRESS",
+    "FINANCE",
+    "DEVICE_REMINDER",
+    "MAIL",
+    "PLAY_VOICE",
+    "MARKETING",
+];
 
 /// Reads and checks Huawei fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
@@ -23,7 +40,7 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
         })?;
     }
     if let Some(category) = f.optional_str("category")? {
-        check_one_of("category", &category, HUAWEI_CATEGORIES)?;
+        check_one_of("category", &category, CATEGORIES)?;
     }
     if let Some(importance) = f.optional_str("importance")? {
         check_one_of("importance", &importance, IMPORTANCE)?;
@@ -59,10 +76,11 @@ impl std::fmt::Debug for HuaweiConfig {
     }
 }
 
-impl HuaweiConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for HuaweiConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let overridden = view.cert.base_url.is_some();
         let push_url = view.base_url(PUSH_URL);
         let auth_url = if overridden {

@@ -6,6 +6,18 @@ use herald_core::{Invalid, certificate::ClickAction};
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
 
+/// Meizu notice type 0 (public) or 1 (private, for chat).
+pub(crate) fn check_notice_type(field: &str, kind: u8) -> Result<(), Invalid> {
+    if kind <= 1 {
+        Ok(())
+    } else {
+        Err(Invalid::field(
+            field,
+            "Meizu notice_msg_type must be 0 (public) or 1 (private)",
+        ))
+    }
+}
+
 /// Reads and checks Meizu fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     f.required_digits("app_id")?;
@@ -13,7 +25,7 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     let package = f.required_str("package_name")?;
     check_package_name("package_name", &package)?;
     if let Some(kind) = f.optional_u8("notice_msg_type")? {
-        crate::rules::check_meizu_notice_type("notice_msg_type", kind)?;
+        check_notice_type("notice_msg_type", kind)?;
     }
     Ok(Vec::new())
 }
@@ -43,10 +55,11 @@ impl std::fmt::Debug for MeizuConfig {
     }
 }
 
-impl MeizuConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for MeizuConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         Ok(Self {
             app_id: view.str("app_id")?,
             app_secret: herald_core::Secret::new(view.str("app_secret")?),

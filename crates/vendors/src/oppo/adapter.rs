@@ -1,51 +1,63 @@
-//! The OPPO adapter: glue between the shared driver and OPPO's auth, request and response.
+//! OPPO as the shared driver sees it: its constants and the one request of a chunk.
 
-use super::config::OppoConfig;
+use super::config::{self, OppoConfig};
 use super::{auth, request, response};
-use crate::auth::{AuthFailure, Credential};
-use crate::driver::VendorApi;
+use crate::auth::{AuthFailure, Credential, now_seconds};
+use crate::driver::{LocalSigning, Profile, VendorApi};
+use crate::exchange::Step;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::{Categories, UsedDefaults};
+use herald_core::{AdapterError, Notification, Outcome, Platform, Target, Vendor};
 use serde_json::Value;
 
-/// Messages per `unicast_batch` request. [DOC id=11238; SDK]
-pub(crate) const MAX_BATCH: usize = 1000;
-
-#[derive(Debug)]
-pub(crate) struct OppoApi {
-    pub(crate) config: OppoConfig,
-}
-
-impl VendorApi for OppoApi {
+impl VendorApi for OppoConfig {
     type Payload = Value;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Oppo
-    }
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Oppo,
+        // Messages per `unicast_batch` request. [DOC id=11238; SDK]
+        max_batch: 1000,
+        // The smallest published tier is 5,000 QPS.
+        requests_per_second: 4_000,
+        quota_day_offset_hours: 8,
+        platforms: &[Platform::Android],
+        secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
+        credential_headers: &[],
+        defaults: UsedDefaults {
+            channel_id: true,
+            category: Some(Categories::OneOf(config::CATEGORIES)),
+            notify_level: Some(config::check_notify_level),
+            ..UsedDefaults::COMMON
+        },
+        local_signing: Some(LocalSigning {
+            what: "SHA-256 auth sign",
+            renewed: "every ~24 h (auth_token)",
+        }),
+    };
 
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
+    fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
+        let now_ms = now_seconds() * 1000;
+        Ok(Some(auth::sign(
+            &self.app_key,
+            now_ms,
+            self.master_secret.expose(),
+        )))
     }
 
     fn prepare(&self, notification: &Notification) -> Result<Value, Outcome> {
-        request::notification(&self.config, notification)
+        request::notification(self, notification)
     }
 
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
-        auth::fetch_token(http, &self.config).await
+        auth::fetch_token(http, self).await
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        credential: &str,
-        message: &Value,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
-        let tokens: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let answer = http
-            .send(&request::send_request(&self.config, message, &tokens, credential))
-            .await?;
-        Ok(response::classify(&answer, &tokens))
+    fn exchange<'a>(&'a self, credential: &'a str, message: &'a Value, targets: &'a [Target]) -> Step<'a> {
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, message, tokens, credential),
+            response::classify,
+        )
     }
 }

@@ -2,11 +2,33 @@
 //! category and notify level.
 
 use crate::fields::{Fields, check_one_of};
-use crate::rules::{OPPO_CATEGORIES, check_oppo_notify_level};
 use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["master_secret"];
+
+/// OPPO `category` values.
+pub(crate) const CATEGORIES: &[&str] = &[
+    "IM",
+    "ACCOUNT",
+    "DEVICE_REMINDER",
+    "ORDER",
+    "TODO",
+    "SUBSCRIPTION",
+    "NEWS",
+    "CONTENT",
+    "MARKETING",
+    "SOCIAL",
+];
+
+/// OPPO notify level: 1 shade, 2 shade + lock screen, 16 banner (needs approval).
+pub(crate) fn check_notify_level(field: &str, level: u8) -> Result<(), Invalid> {
+    if matches!(level, 1 | 2 | 16) {
+        Ok(())
+    } else {
+        Err(Invalid::field(field, "OPPO notify_level must be 1, 2 or 16"))
+    }
+}
 
 /// Reads and checks OPPO fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
@@ -14,10 +36,10 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     f.required_str("master_secret")?;
     let channel = f.optional_str("channel_id")?;
     if let Some(category) = f.optional_str("category")? {
-        check_one_of("category", &category, OPPO_CATEGORIES)?;
+        check_one_of("category", &category, CATEGORIES)?;
     }
     if let Some(level) = f.optional_u8("notify_level")? {
-        check_oppo_notify_level("notify_level", level)?;
+        check_notify_level("notify_level", level)?;
     }
     let mut warnings = Vec::new();
     if channel.is_none() {
@@ -59,10 +81,11 @@ impl std::fmt::Debug for OppoConfig {
     }
 }
 
-impl OppoConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for OppoConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         // Auth lives on the push host in production too, so the override moves both.
         let push_url = view.base_url(PUSH_URL);
         Ok(Self {

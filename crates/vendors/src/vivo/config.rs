@@ -2,11 +2,60 @@
 //! that put chat on the system-message lane.
 
 use crate::fields::{Fields, check_one_of};
-use crate::rules::{VIVO_CATEGORIES, check_vivo_classification};
 use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
+
+/// vivo system-message categories (classification 1).
+pub(crate) const SYSTEM_CATEGORIES: &[&str] = &[
+    "IM",
+    "ACCOUNT",
+    "TODO",
+    "DEVICE_REMINDER",
+    "ORDER",
+    "SUBSCRIPTION",
+];
+/// vivo categories of either classification.
+pub(crate) const CATEGORIES: &[&str] = &[
+    "IM",
+    "ACCOUNT",
+    "TODO",
+    "DEVICE_REMINDER",
+    "ORDER",
+    "SUBSCRIPTION",
+    "NEWS",
+    "CONTENT",
+    "MARKETING",
+    "SOCIAL",
+];
+
+/// vivo classification 0 (operational) or 1 (system), consistent with the category
+/// (vivo answers 10097 otherwise).
+pub(crate) fn check_classification(
+    field: &str,
+    classification: Option<u8>,
+    category: Option<&str>,
+) -> Result<(), Invalid> {
+    match classification {
+        None => Ok(()),
+        Some(c @ (0 | 1)) => match category {
+            Some(cat) if (c == 1) != SYSTEM_CATEGORIES.contains(&cat) => Err(Invalid::new(
+                "category",
+                "inconsistent_classification",
+                format!(
+                    "vivo category `{cat}` belongs to classification {}, not {c}",
+                    u8::from(c == 0)
+                ),
+            )),
+            _ => Ok(()),
+        },
+        Some(_) => Err(Invalid::field(
+            field,
+            "vivo classification must be 0 (operational) or 1 (system, for chat)",
+        )),
+    }
+}
 
 /// Reads and checks vivo fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
@@ -16,9 +65,9 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     let classification = f.optional_u8("classification")?;
     let category = f.optional_str("category")?;
     if let Some(category) = &category {
-        check_one_of("category", category, VIVO_CATEGORIES)?;
+        check_one_of("category", category, CATEGORIES)?;
     }
-    check_vivo_classification("classification", classification, category.as_deref())?;
+    check_classification("classification", classification, category.as_deref())?;
     Ok(Vec::new())
 }
 
@@ -50,10 +99,11 @@ impl std::fmt::Debug for VivoConfig {
     }
 }
 
-impl VivoConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for VivoConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let app_id = view.str("app_id")?;
         let app_id = app_id.parse().map_err(|_| {
             herald_core::AdapterError::Config(format!(

@@ -5,3 +5,6 @@ pub(crate) mod auth;
 pub(crate) mod config;
 pub(crate) mod request;
 pub(crate) mod response;
+
+/// The implementation the registry lists.
+pub(crate) type Api = config::VivoConfig;

@@ -1,48 +1,51 @@
-//! The Web Push adapter: glue between the shared driver and VAPID, encryption, request and
-//! response. One subscription per request (each has its own endpoint and keys).
+//! Web Push as the shared driver sees it: its constants, and per subscription the encrypted
+//! body and the VAPID authorization of its push service. One subscription per request (each
+//! has its own endpoint and keys).
 
 use super::auth::{self, WebpushVapidCache};
-use super::config::WebpushConfig;
+use super::config::{self, WebpushConfig};
 use super::request::WebpushMessage;
-use super::{encrypt, request, response};
+use super::{encrypt, request, response, token};
 use crate::auth::{AuthFailure, Credential, now_seconds};
-use crate::driver::VendorApi;
+use crate::cert::CertView;
+use crate::driver::{LocalSigning, Profile, VendorApi};
+use crate::exchange::Step;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::UsedDefaults;
+use herald_core::{AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use serde_json::Value;
 
-/// Subscriptions per request: each has its own endpoint. [DOC: RFC 8030 §5]
-pub(crate) const MAX_BATCH: usize = 1;
-
+/// A certificate's VAPID key and the tokens signed with it, one per push-service origin.
 #[derive(Debug)]
 pub(crate) struct WebpushApi {
     pub(crate) config: WebpushConfig,
     pub(crate) vapid: WebpushVapidCache,
 }
 
-impl WebpushApi {
-    pub(crate) fn new(config: WebpushConfig) -> Self {
-        Self {
-            config,
-            vapid: WebpushVapidCache::default(),
-        }
-    }
+/// Reads a stored certificate; no VAPID token is signed yet.
+impl TryFrom<CertView<'_>> for WebpushApi {
+    type Error = AdapterError;
 
-    async fn send_one(
-        &self,
-        http: &Http,
-        message: &WebpushMessage,
-        target: &Target,
-    ) -> Result<Outcome, AdapterError> {
+    fn try_from(view: CertView<'_>) -> Result<Self, AdapterError> {
+        Ok(Self {
+            config: WebpushConfig::try_from(view)?,
+            vapid: WebpushVapidCache::default(),
+        })
+    }
+}
+
+impl WebpushApi {
+    /// The request of one subscription, or its outcome when none can be made.
+    fn step<'a>(&self, message: &WebpushMessage, target: &Target) -> Step<'a> {
         let subscription = match request::subscription(&target.token) {
             Ok(subscription) => subscription,
-            Err(reason) => return Ok(Outcome::InvalidToken { reason }),
+            Err(reason) => return Step::Done(vec![Outcome::InvalidToken { reason }]),
         };
         let body = match encrypt::encrypt(&message.plaintext, &subscription.p256dh, &subscription.auth) {
             Ok(body) => body,
             Err(e) => {
-                return Ok(Outcome::InvalidToken {
-                    reason: e.to_string(),
-                });
+                let reason = e.to_string();
+                return Step::Done(vec![Outcome::InvalidToken { reason }]);
             }
         };
         let jwt = match self
@@ -50,30 +53,43 @@ impl WebpushApi {
             .token(&self.config, &subscription.origin, now_seconds())
         {
             Ok(jwt) => jwt,
-            Err(reason) => return Ok(Outcome::rejected("vapid_key", reason)),
+            Err(reason) => return Step::Done(vec![Outcome::rejected("vapid_key", reason)]),
         };
         let authorization = auth::authorization(&jwt, &self.config.public_key);
-        let answer = http
-            .send(&request::send_request(
-                message,
-                &subscription,
-                body,
-                authorization,
-            ))
-            .await?;
-        Ok(response::classify(&answer))
+        let request = request::send_request(message, &subscription, body, authorization);
+        Step::last(request, |answer| vec![response::classify(answer)])
     }
 }
 
 impl VendorApi for WebpushApi {
     type Payload = WebpushMessage;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Webpush
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Webpush,
+        // Each subscription has its own endpoint. [DOC: RFC 8030 §5]
+        max_batch: 1,
+        requests_per_second: 5_000,
+        quota_day_offset_hours: 0,
+        platforms: &[Platform::Web],
+        secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
+        credential_headers: &["authorization"],
+        defaults: UsedDefaults::COMMON,
+        local_signing: Some(LocalSigning {
+            what: "ES256 VAPID JWT",
+            renewed: "every 11 h per push service",
+        }),
+    };
+
+    fn check_token(token: &Value) -> Result<String, Invalid> {
+        token::check(token)
     }
 
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
+    /// A VAPID JWT for a sample push service, valid for 12 hours.
+    fn sign_locally(&self) -> Result<Option<String>, AdapterError> {
+        auth::vapid_jwt(&self.config, "https://push.example.net", now_seconds() + 43_200)
+            .map(Some)
+            .map_err(AdapterError::Config)
     }
 
     fn prepare(&self, notification: &Notification) -> Result<WebpushMessage, Outcome> {
@@ -87,17 +103,12 @@ impl VendorApi for WebpushApi {
         Ok(Credential::forever(""))
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        _credential: &str,
-        message: &WebpushMessage,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
-        let mut outcomes = Vec::with_capacity(targets.len());
-        for target in targets {
-            outcomes.push(self.send_one(http, message, target).await?);
-        }
-        Ok(outcomes)
+    fn exchange<'a>(
+        &'a self,
+        _credential: &'a str,
+        message: &'a WebpushMessage,
+        targets: &'a [Target],
+    ) -> Step<'a> {
+        Step::of_one(targets, |target| self.step(message, target))
     }
 }

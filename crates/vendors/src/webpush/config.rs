@@ -86,8 +86,11 @@ impl std::fmt::Debug for WebpushConfig {
     }
 }
 
-impl WebpushConfig {
-    pub(crate) fn from_certificate(view: crate::cert::CertView<'_>) -> Result<Self, AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for WebpushConfig {
+    type Error = AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let bad = |what: &str| AdapterError::Config(format!("Web Push {what} is not a usable P-256 key"));
         let private =
             decode_b64url(&view.str("vapid_private_key")?).ok_or_else(|| bad("vapid_private_key"))?;

@@ -6,3 +6,7 @@ pub(crate) mod config;
 pub(crate) mod encrypt;
 pub(crate) mod request;
 pub(crate) mod response;
+pub(crate) mod token;
+
+/// The implementation the registry lists.
+pub(crate) type Api = adapter::WebpushApi;

@@ -1,51 +1,54 @@
-//! The Xiaomi adapter: glue between the shared driver and MiPush's static key, form fields and
-//! answers.
+//! Xiaomi as the shared driver sees it: its constants and the one request of a chunk, which
+//! carries the AppSecret read from the sealed config (never from the token cache).
 
-use super::config::XiaomiConfig;
+use super::config::{self, XiaomiConfig};
 use super::request::XiaomiFields;
 use super::{auth, request, response};
 use crate::auth::{AuthFailure, Credential};
-use crate::driver::VendorApi;
+use crate::driver::{Profile, VendorApi};
+use crate::exchange::Step;
 use crate::http::Http;
-use herald_core::{AdapterError, Notification, Outcome, Target, Vendor};
+use crate::rules::UsedDefaults;
+use herald_core::{Notification, Outcome, Platform, Target, Vendor};
 
-/// RegIds per Xiaomi request. [UNCONFIRMED: vendor-apis.md §5.3, commonly quoted]
-pub(crate) const MAX_BATCH: usize = 1000;
-
-#[derive(Debug)]
-pub(crate) struct XiaomiApi {
-    pub(crate) config: XiaomiConfig,
-}
-
-impl VendorApi for XiaomiApi {
+impl VendorApi for XiaomiConfig {
     type Payload = XiaomiFields;
 
-    fn vendor(&self) -> Vendor {
-        Vendor::Xiaomi
-    }
-
-    fn max_batch(&self) -> usize {
-        MAX_BATCH
-    }
+    const PROFILE: Profile = Profile {
+        vendor: Vendor::Xiaomi,
+        // RegIds per request. [UNCONFIRMED: vendor-apis.md §5.3, commonly quoted]
+        max_batch: 1000,
+        requests_per_second: 3_000,
+        quota_day_offset_hours: 8,
+        platforms: &[Platform::Android],
+        secret_fields: config::SECRET_FIELDS,
+        check_fields: config::check,
+        credential_headers: &["authorization"],
+        defaults: UsedDefaults {
+            channel_id: true,
+            ..UsedDefaults::COMMON
+        },
+        local_signing: None,
+    };
 
     fn prepare(&self, notification: &Notification) -> Result<XiaomiFields, Outcome> {
-        request::message(&self.config, notification)
+        request::message(self, notification)
     }
 
     async fn authenticate(&self, _http: &Http) -> Result<Credential, AuthFailure> {
         Ok(auth::static_credential())
     }
 
-    async fn send_chunk(
-        &self,
-        http: &Http,
-        _credential: &str,
-        fields: &XiaomiFields,
-        targets: &[Target],
-    ) -> Result<Vec<Outcome>, AdapterError> {
-        let reg_ids: Vec<&str> = targets.iter().map(|t| t.token.as_str()).collect();
-        let request = request::send_request(&self.config, fields, &reg_ids, self.config.app_secret.expose());
-        let answer = http.send(&request).await?;
-        Ok(response::classify(&answer, &reg_ids))
+    fn exchange<'a>(
+        &'a self,
+        _credential: &'a str,
+        fields: &'a XiaomiFields,
+        targets: &'a [Target],
+    ) -> Step<'a> {
+        Step::batch(
+            targets,
+            |tokens| request::send_request(self, fields, tokens, self.app_secret.expose()),
+            response::classify,
+        )
     }
 }

@@ -63,10 +63,11 @@ impl std::fmt::Debug for XiaomiConfig {
     }
 }
 
-impl XiaomiConfig {
-    pub(crate) fn from_certificate(
-        view: crate::cert::CertView<'_>,
-    ) -> Result<Self, herald_core::AdapterError> {
+/// Reads a stored certificate (checked when it was saved).
+impl TryFrom<crate::cert::CertView<'_>> for XiaomiConfig {
+    type Error = herald_core::AdapterError;
+
+    fn try_from(view: crate::cert::CertView<'_>) -> Result<Self, Self::Error> {
         let region = view.opt_str("region").unwrap_or_else(|| "china".into());
         Ok(Self {
             app_secret: herald_core::Secret::new(view.str("app_secret")?),

@@ -347,3 +347,127 @@ pub async fn a_batch_larger_than_the_vendor_limit_is_split(vendor: Vendor, limit
         "every device got it once"
     );
 }
+
+/// Headers whose value is the current time, so a preview built a moment apart differs.
+const CLOCK_HEADERS: &[&str] = &["timestamp", "apns-expiration"];
+
+/// Whether a previewed value matches the sent one; a previewed `<placeholder>` (a credential,
+/// vivo's `taskId`) stands for the value only the wire knows.
+fn matches_preview(preview: &Value, sent: &Value) -> bool {
+    match (preview, sent) {
+        (Value::String(p), _) if p.starts_with('<') && p.ends_with('>') => true,
+        (Value::Object(p), Value::Object(s)) => {
+            p.len() == s.len()
+                && p.iter()
+                    .all(|(k, v)| s.get(k).is_some_and(|sv| matches_preview(v, sv)))
+        }
+        (Value::Array(p), Value::Array(s)) => {
+            p.len() == s.len() && p.iter().zip(s).all(|(a, b)| matches_preview(a, b))
+        }
+        _ => preview == sent,
+    }
+}
+
+/// A body as comparable JSON: JSON as it is, a form as an object of its fields.
+fn body_value(content_type: &str, text: &str) -> Value {
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        Value::Object(
+            form_urlencoded::parse(text.as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect(),
+        )
+    } else {
+        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+    }
+}
+
+/// Why a previewed request is not the one that arrived, if it is not.
+fn difference(preview: &VendorRequest, sent: &herald_sandbox::LoggedRequest) -> Option<String> {
+    let url = url::Url::parse(&preview.url).expect("preview url");
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_string(),
+    };
+    if preview.method != sent.method || path != sent.path {
+        return Some(format!(
+            "{} {path} was sent as {} {}",
+            preview.method, sent.method, sent.path
+        ));
+    }
+    for (name, value) in &preview.headers {
+        if value == "<redacted>" || CLOCK_HEADERS.contains(&name.as_str()) {
+            continue;
+        }
+        if sent.headers.get(name) != Some(value) {
+            return Some(format!(
+                "header {name}: previewed {value:?}, sent {:?}",
+                sent.headers.get(name)
+            ));
+        }
+    }
+    let content_type = sent.headers.get("content-type").map(String::as_str).unwrap_or("");
+    if content_type == "application/octet-stream" {
+        // Encrypted with a fresh key per request: only the size can agree.
+        let length = sent
+            .headers
+            .get("content-length")
+            .and_then(|l| l.parse::<usize>().ok());
+        return (length != Some(preview.body.len())).then(|| {
+            format!(
+                "{} encrypted bytes previewed, {length:?} sent",
+                preview.body.len()
+            )
+        });
+    }
+    let previewed = body_value(content_type, &String::from_utf8_lossy(&preview.body));
+    let arrived = body_value(content_type, &sent.body);
+    (!matches_preview(&previewed, &arrived))
+        .then(|| format!("body: previewed {previewed}\n   sent {arrived}"))
+}
+
+/// The requests an adapter sends are the ones its preview (traces, golden files) shows: the
+/// same builder makes both. Two targets, so a batch vendor sends its batch request (vivo: the
+/// saved payload, then the push to the list).
+pub async fn the_requests_sent_are_the_previewed_ones(vendor: Vendor, auth_path: Option<&str>) {
+    let rig = Rig::start().await;
+    let adapter = rig.adapter(vendor);
+    let targets = rig.targets(vendor, 2).await;
+    let already_logged = rig.sandbox.state.requests(vendor).len();
+    let outcomes = adapter.send(&notification(), &targets).await.expect("sent");
+    assert!(
+        outcomes.iter().all(|o| matches!(o, Outcome::Accepted { .. })),
+        "{outcomes:?}"
+    );
+    let mut sent: Vec<_> = rig.sandbox.state.requests(vendor)[already_logged..]
+        .iter()
+        .filter(|r| auth_path.is_none_or(|auth| !r.path.contains(auth)))
+        .cloned()
+        .collect();
+    let (cert, secrets) = rig.certificate(vendor);
+    let previewed =
+        herald_vendors::preview_requests(&cert, &secrets, &notification(), &targets, "<credential>")
+            .expect("adapter builds")
+            .expect("notification fits");
+    assert_eq!(
+        previewed.len(),
+        sent.len(),
+        "requests previewed vs sent: {sent:#?}"
+    );
+    // Per-target requests go out concurrently: match them in any order.
+    for preview in &previewed {
+        let found = sent.iter().position(|s| difference(preview, s).is_none());
+        match found {
+            Some(i) => {
+                sent.remove(i);
+            }
+            None => panic!(
+                "{vendor}: no sent request matches the preview of {}:\n{}",
+                preview.url,
+                sent.iter()
+                    .filter_map(|s| difference(preview, s))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+        }
+    }
+}
