@@ -324,3 +324,47 @@ async fn sigterm_exits_within_the_shutdown_deadline_while_a_request_is_stalled()
     assert!(exit.success(), "herald exited with {exit}:\n{output}");
     assert!(output.contains("Herald stopped."), "{output}");
 }
+
+/// Runs `herald [args]` in `dir` with only the given `HERALD_*` variables; returns stdout.
+fn herald_output(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+    command.args(args).current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("HERALD_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command.envs(env.iter().copied()).output().expect("run herald");
+    assert!(
+        output.status.success(),
+        "herald {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+#[test]
+fn herald_config_prints_resolved_toml_that_can_be_pasted_back() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let printed = herald_output(
+        dir.path(),
+        &["config"],
+        &[("HERALD_DISPATCH_WORKERS", "3"), ("HERALD_DATA_DIR", "state")],
+    );
+    let settings: toml::Table = toml::from_str(&printed).unwrap_or_else(|e| panic!("{e}:\n{printed}"));
+    assert_eq!(settings["dispatch_workers"].as_integer(), Some(3), "{printed}");
+    assert_eq!(
+        settings["database_url"].as_str(),
+        Some("sqlite://state/herald.db"),
+        "the database URL in effect, not an empty default:\n{printed}"
+    );
+    assert_eq!(
+        settings["master_key_file"].as_str(),
+        Some("state/master.key"),
+        "{printed}"
+    );
+    // Pasted into a file, it gives the same settings with nothing in the environment.
+    std::fs::write(dir.path().join("pasted.toml"), &printed).expect("write");
+    let again = herald_output(dir.path(), &["--config", "pasted.toml", "config"], &[]);
+    assert_eq!(again, printed);
+}
