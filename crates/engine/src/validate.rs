@@ -23,8 +23,14 @@ pub fn device_message(
     Ok(outgoing(app, user.to_string(), message, from_device)?)
 }
 
-/// A send on behalf of `from` (its `from` field is ignored: the caller read it already).
-pub fn outgoing(
+/// A send by the app's backend on behalf of the user it names in `from` (required).
+pub fn backend_message(app: &str, mut message: SendMessage) -> Result<Outgoing, Invalid> {
+    let from = message.from.take().ok_or_else(|| Invalid::missing("from"))?;
+    outgoing(app, from, message, None)
+}
+
+/// A send on behalf of `from` (the message's own `from` field was read by the caller).
+fn outgoing(
     app: &str,
     from: String,
     message: SendMessage,
@@ -113,6 +119,16 @@ mod tests {
             (out.from.as_str(), out.from_device.as_deref()),
             ("alice", Some("phone"))
         );
+    }
+
+    #[test]
+    fn a_backend_names_the_sender() {
+        let body = message(json!({"to": "bob", "kind": "text", "content": {"text": "hi"}}));
+        let error = backend_message("app", body).expect_err("no sender");
+        assert_eq!((error.field.as_str(), error.code), ("from", "missing_field"));
+        let body = message(json!({"from": "alice", "to": "bob", "kind": "text", "content": {"text": "hi"}}));
+        let out = backend_message("app", body).expect("valid");
+        assert_eq!((out.from.as_str(), out.from_device), ("alice", None));
     }
 
     #[test]

@@ -8,7 +8,6 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use herald_core::Invalid;
 use herald_core::delivery::DeliveryRecord;
 use herald_core::message::{Destination, MessageKind, PushInfo};
 use herald_engine::{Outgoing, SendError, SendReport, validate};
@@ -104,13 +103,9 @@ pub(crate) fn send_error(error: SendError) -> ApiError {
 pub async fn send_message(
     access: AppAccess,
     State(state): State<AppState>,
-    ApiJson(mut body): ApiJson<SendMessage>,
+    ApiJson(body): ApiJson<SendMessage>,
 ) -> ApiResult<(StatusCode, ApiJson<Sent>)> {
-    let from = body
-        .from
-        .take()
-        .ok_or_else(|| ApiError::from(Invalid::missing("from")))?;
-    let outgoing = validate::outgoing(&access.app, from, body, None)?;
+    let outgoing = validate::backend_message(&access.app, body)?;
     let report = state.messenger.send(outgoing).await.map_err(send_error)?;
     Ok((StatusCode::CREATED, ApiJson(report.into())))
 }
