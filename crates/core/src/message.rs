@@ -281,6 +281,31 @@ impl Destination {
     }
 }
 
+// A message as a sender writes it, over HTTP or in a WebSocket `send` frame. It lives here,
+// beside the types it is made of, because the engine checks it (`herald_engine::validate`)
+// whichever transport it came by. (The doc line below is the OpenAPI schema's description.)
+/// Body of a message send.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// Sender (server API only; the client API sends as the token's user).
+    pub from: Option<String>,
+    /// Recipient user (one-to-one).
+    pub to: Option<String>,
+    /// Recipient group.
+    pub group: Option<String>,
+    /// `text image file audio video location custom system`.
+    pub kind: MessageKind,
+    /// `{"text": ...}` for text; any JSON otherwise.
+    #[schema(value_type = Object)]
+    pub content: Value,
+    /// Offline push info.
+    pub push: Option<PushInfo>,
+    /// Message attributes; Agora `em_*` keys act as push info aliases.
+    #[schema(value_type = Object)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {

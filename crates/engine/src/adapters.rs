@@ -52,6 +52,15 @@ impl AdapterRegistry {
         }
     }
 
+    /// Drops a certificate's adapter (it was changed or deleted through this node), so the
+    /// next push builds one from the certificate as stored, without waiting for the recheck.
+    pub fn forget(&self, app: &str, certificate_id: i64) {
+        self.cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(app.to_string(), certificate_id));
+    }
+
     /// The adapter for a certificate as it is stored now.
     pub async fn get(
         &self,

@@ -5,6 +5,7 @@
 
 use crate::dispatch::{Handed, Handoff};
 use crate::presence::{DeviceKey, PresenceHub, SessionSignal};
+use crate::protocol::ServerFrame;
 use herald_core::cache::TtlCache;
 use herald_core::delivery::{DeliveryPlan, PlannedPush};
 use herald_core::message::{Destination, Message, MessageKind, PushInfo};
@@ -386,11 +387,11 @@ impl Messenger {
     }
 
     fn deliver_live(&self, message: &Message, user: &str, device: &str, seq: i64) {
-        let frame = serde_json::json!({"type": "message", "seq": seq, "message": message.client_view(user)});
+        let frame = ServerFrame::message(seq, message, user);
         self.hub.signal(
             &DeviceKey::new(&message.app_id, user, device),
             SessionSignal::Frame {
-                text: frame.to_string(),
+                text: frame.to_text(),
             },
         );
     }

@@ -4,9 +4,13 @@
 use crate::auth::{random_credential, token_hash};
 use crate::config::Config;
 use crate::state::AppState;
+use crate::vendor_rules::VendorChecks;
 use herald_core::Store;
 use herald_core::store::JobQueue;
-use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, PresenceHub};
+use herald_engine::{
+    AdapterRegistry, CertificateChanges, Devices, DispatchConfig, Dispatcher, Messenger, PresenceHub,
+    VendorRules,
+};
 use herald_store::MASTER_KEY_LEN;
 use herald_vendors::http::{Http, HttpOptions};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -110,6 +114,9 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         // mode they go through the outbox to JetStream, where any node may take them).
         messenger = messenger.with_handoff(dispatcher.handoff());
     }
+    let vendors: Arc<dyn VendorRules> = Arc::new(VendorChecks);
+    let devices = Devices::new(store.clone(), hub.clone(), vendors.clone());
+    let certificates = CertificateChanges::new(store.clone(), vendors, messenger.clone(), registry.clone());
     let state = AppState {
         store,
         hub,
@@ -117,6 +124,8 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
         metrics: metrics_handle(),
         config: Arc::new(config),
         messenger,
+        devices,
+        certificates,
         dispatcher,
         adapters: registry,
         secrets: crate::auth::SecretCache::default(),

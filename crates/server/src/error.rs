@@ -8,6 +8,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use herald_core::{Invalid, StoreError};
+use herald_engine::ServiceError;
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -123,6 +124,19 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, format!("{entity}_taken"), message)
             }
             other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Invalid(invalid) => invalid.into(),
+            ServiceError::Store(store) => store.into(),
+            ended @ ServiceError::SessionEnded { .. } => {
+                ApiError::new(StatusCode::CONFLICT, "session_ended", ended.to_string())
+            }
+            wrong @ ServiceError::WrongSender => ApiError::forbidden("wrong_sender", wrong.to_string()),
         }
     }
 }

@@ -2,8 +2,9 @@
 //! [`run`] serves it on a listener until the shutdown future completes. Tests call both on an
 //! ephemeral port; the `herald` binary calls them after loading configuration.
 //!
-//! No business rule lives here: handlers check input with `herald-core`/`herald-vendors` and
-//! call the store and engine.
+//! No business rule lives here: handlers and the gateway translate HTTP requests and WebSocket
+//! frames to calls of the engine's use cases (`herald_engine::{devices, certificates,
+//! validate}`, the `Messenger`) or reads of the store, and the results back.
 
 pub mod api;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod gateway;
 mod redact;
 mod serve;
 pub mod state;
+pub mod vendor_rules;
 
 pub use bootstrap::{Prepared, prepare};
 pub use config::{Config, LogFormat};

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use herald_core::Store;
-use herald_engine::{AdapterRegistry, Dispatcher, Messenger, PresenceHub};
+use herald_engine::{AdapterRegistry, CertificateChanges, Devices, Dispatcher, Messenger, PresenceHub};
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
@@ -22,6 +22,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Accepts messages (routing, commit, live delivery).
     pub messenger: Messenger,
+    /// A device's token and session (both transports call it).
+    pub devices: Devices,
+    /// Certificate create, update and delete (with the caches they invalidate).
+    pub certificates: CertificateChanges,
     /// Sends queued pushes; started by `run`.
     pub dispatcher: Dispatcher,
     /// The adapters of every certificate (shared with the dispatchers).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestApp, TestServer, expect, expect_error, valid_certificate, webpush_subscription};
+use common::{Phone, TestApp, TestServer, expect, expect_error, valid_certificate, webpush_subscription};
 use herald_core::Secret;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -220,6 +220,64 @@ async fn background_and_foreground_set_the_state_and_the_badge() {
         "device_not_found",
     )
     .await;
+}
+
+#[tokio::test]
+async fn over_the_websocket_a_negative_unread_is_refused_and_changes_nothing() {
+    let s = setup().await;
+    let alice = s.server.user_token(&s.app, "alice").await;
+    let mut phone = Phone::connect(&s.server, &alice, "pixel", "android").await;
+    phone.set_state("background", 4).await;
+    assert_eq!(
+        (
+            &s.device("alice", "pixel").await["state"],
+            &s.device("alice", "pixel").await["badge"]
+        ),
+        (&json!("background"), &json!(4))
+    );
+
+    phone
+        .send(json!({"type": "state", "state": "background", "unread": -1}))
+        .await;
+    let refused = phone.expect_frame("error").await;
+    assert_eq!(refused["code"], "invalid_field");
+    assert_eq!(refused.get("ref"), None, "a refused state frame answers no send");
+    let listed = s.device("alice", "pixel").await;
+    assert_eq!(
+        (&listed["state"], &listed["badge"]),
+        (&json!("background"), &json!(4)),
+        "the refused frame left the device as it was"
+    );
+}
+
+#[tokio::test]
+async fn both_transports_refuse_a_negative_unread_with_the_same_code_and_message() {
+    let s = setup().await;
+    let alice = s.server.user_token(&s.app, "alice").await;
+    let mut phone = Phone::connect(&s.server, &alice, "pixel", "android").await;
+    let over_http = expect_error(
+        s.server
+            .phone(&alice, Method::POST, "/v1/me/devices/pixel/background")
+            .json(&json!({"unread": -1})),
+        400,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(over_http["field"], "unread");
+
+    phone
+        .send(json!({"type": "state", "state": "background", "unread": -1}))
+        .await;
+    let over_socket = phone.expect_frame("error").await;
+    assert_eq!(
+        (&over_socket["code"], &over_socket["message"]),
+        (&over_http["code"], &over_http["message"])
+    );
+    assert_eq!(
+        s.device("alice", "pixel").await["state"],
+        "online",
+        "neither refusal moved the connected device to the background"
+    );
 }
 
 #[tokio::test]

@@ -613,3 +613,59 @@ async fn a_small_dispatch_window_sends_a_batch_vendor_several_smaller_requests()
         assert_eq!(stack.inbox(HW, &hw_token(&name)).len(), 1, "{name}");
     }
 }
+
+#[tokio::test]
+async fn a_changed_certificate_carries_the_next_push_at_once() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice", "Alice").await;
+    stack.user("bob", "Bob").await;
+    stack.bind(&alice, "phone", HW, &hw_token("alice")).await;
+    let id = stack.certificate_id(HW).await;
+    let path = format!("/v1/apps/{}/certificates/{id}", stack.app.id);
+    let sandbox_url = expect(stack.server.admin(Method::GET, &path), 200).await["base_url"].clone();
+    assert!(
+        sandbox_url.is_string(),
+        "the sandbox certificate names its endpoint"
+    );
+
+    // Pointed at a closed port, a push fails: its adapter is built and in use.
+    expect(
+        stack
+            .server
+            .admin(Method::PUT, &path)
+            .json(&json!({"base_url": "http://127.0.0.1:1"})),
+        200,
+    )
+    .await;
+    let lost = text(&stack, "bob", "alice", "into the void").await;
+    let deliveries = format!("/v1/apps/{}/messages/{lost}/deliveries", stack.app.id);
+    let mut tried = false;
+    for _ in 0..200 {
+        let body = expect(stack.server.backend(&stack.app, Method::GET, &deliveries), 200).await;
+        if body["deliveries"][0]["attempts"].as_u64().is_some_and(|n| n >= 1) {
+            tried = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(tried, "the push to the closed port was attempted");
+
+    // Back at the sandbox: the very next push goes there on its first attempt.
+    expect(
+        stack
+            .server
+            .admin(Method::PUT, &path)
+            .json(&json!({"base_url": sandbox_url})),
+        200,
+    )
+    .await;
+    let delivered = text(&stack, "bob", "alice", "here again").await;
+    let r = stack.settled_deliveries(&delivered).await;
+    assert_eq!(
+        (
+            record(&r, "phone")["state"].as_str(),
+            record(&r, "phone")["attempts"].as_u64()
+        ),
+        (Some("accepted"), Some(1))
+    );
+}

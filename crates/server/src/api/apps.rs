@@ -122,7 +122,7 @@ pub async fn delete_app(
 ) -> ApiResult<StatusCode> {
     state.store.delete_app(&app).await?;
     state.secrets.forget(&app);
-    state.messenger.forget_certificates(&app);
+    state.certificates.app_deleted(&app);
     tracing::info!(%app, "App deleted.");
     Ok(StatusCode::NO_CONTENT)
 }

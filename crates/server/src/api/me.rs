@@ -1,16 +1,15 @@
 //! Client API (the phone app, user token): push token binding, app state (background with the
-//! unread count, foreground), logout, and the user's own push settings.
+//! unread count, foreground), logout, and the user's own push settings. The device use cases
+//! are the engine's (`herald_engine::Devices`, shared with the WebSocket gateway).
 
 use super::views::DeviceView;
 use crate::auth::UserSession;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, OptionalJson};
 use crate::state::AppState;
 use axum::extract::State;
-use herald_core::ids::check_id;
-use herald_core::store::Binding;
-use herald_core::{Certificate, Device, Invalid, Platform, PushSettings, SessionState};
-use herald_engine::DeviceKey;
+use herald_core::{Device, Platform, PushSettings};
+use herald_engine::{DeviceKey, TokenBinding};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -49,32 +48,18 @@ pub struct Logout {
     pub unbind: bool,
 }
 
+/// The caller's device `device`.
+fn key(me: &UserSession, device: &str) -> DeviceKey {
+    DeviceKey::new(&me.app, &me.user, device)
+}
+
 fn view(state: &AppState, device: Device) -> DeviceView {
-    let connected = state.hub.is_connected(&DeviceKey::new(
+    let connected = state.devices.is_connected(&DeviceKey::new(
         &device.app_id,
         &device.user_id,
         &device.device_id,
     ));
     DeviceView::new(device, connected)
-}
-
-async fn resolve_certificate(state: &AppState, app: &str, body: &BindToken) -> Result<Certificate, ApiError> {
-    match (body.certificate_id, &body.certificate_name) {
-        (Some(id), None) => Ok(state.store.get_certificate(app, id).await?),
-        (None, Some(name)) => Ok(state.store.find_certificate_by_name(app, name).await?),
-        (Some(_), Some(_)) => Err(Invalid::new(
-            "certificate_id",
-            "ambiguous_certificate",
-            "give certificate_id or certificate_name, not both",
-        )
-        .into()),
-        (None, None) => Err(Invalid::new(
-            "certificate_id",
-            "missing_certificate",
-            "name the certificate that carries this token: certificate_id or certificate_name",
-        )
-        .into()),
-    }
 }
 
 /// Binds the device's push token. The token leaves any other device of the app that had it,
@@ -89,33 +74,13 @@ pub async fn bind_push_token(
     ApiPath(device): ApiPath<String>,
     ApiJson(body): ApiJson<BindToken>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    check_id("device", &device)?;
-    let cert = resolve_certificate(&state, &me.app, &body).await?;
-    if !herald_vendors::serves_platform(cert.vendor, body.platform) {
-        return Err(Invalid::new(
-            "platform",
-            "platform_mismatch",
-            format!(
-                "certificate `{}` is {}, which does not deliver to {} devices",
-                cert.name,
-                cert.vendor,
-                body.platform.as_str()
-            ),
-        )
-        .into());
-    }
-    let token = herald_vendors::check_token(cert.vendor, &body.token)?;
-    let binding = Binding {
+    let binding = TokenBinding {
+        certificate_id: body.certificate_id,
+        certificate_name: body.certificate_name.as_deref(),
+        token: &body.token,
         platform: body.platform,
-        certificate_id: cert.id,
-        vendor: cert.vendor,
-        token: &token,
     };
-    let bound = state
-        .store
-        .bind_token(&me.app, &me.user, &device, &binding)
-        .await?;
-    tracing::info!(app = %me.app, user = %me.user, %device, vendor = %cert.vendor, "Push token bound.");
+    let bound = state.devices.bind_token(&key(&me, &device), binding).await?;
     Ok(ApiJson(view(&state, bound)))
 }
 
@@ -128,7 +93,7 @@ pub async fn unbind_push_token(
     State(state): State<AppState>,
     ApiPath(device): ApiPath<String>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    let device = state.store.unbind_token(&me.app, &me.user, &device).await?;
+    let device = state.devices.unbind_token(&key(&me, &device)).await?;
     Ok(ApiJson(view(&state, device)))
 }
 
@@ -143,21 +108,7 @@ pub async fn background(
     ApiPath(device): ApiPath<String>,
     OptionalJson(body): OptionalJson<Background>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    if body.unread < 0 {
-        return Err(Invalid::field("unread", "unread must be 0 or more").into());
-    }
-    let current = state.store.get_device(&me.app, &me.user, &device).await?;
-    ensure_in_session(&current)?;
-    let device = state
-        .store
-        .set_session(
-            &me.app,
-            &me.user,
-            &device,
-            SessionState::Background,
-            Some(body.unread),
-        )
-        .await?;
+    let device = state.devices.background(&key(&me, &device), body.unread).await?;
     Ok(ApiJson(view(&state, device)))
 }
 
@@ -170,29 +121,8 @@ pub async fn foreground(
     State(state): State<AppState>,
     ApiPath(device): ApiPath<String>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    let current = state.store.get_device(&me.app, &me.user, &device).await?;
-    ensure_in_session(&current)?;
-    let device = state
-        .store
-        .set_session(&me.app, &me.user, &device, SessionState::Online, Some(0))
-        .await?;
+    let device = state.devices.foreground(&key(&me, &device)).await?;
     Ok(ApiJson(view(&state, device)))
-}
-
-/// A logged-out or kicked device must log in again (bind its token or connect) before its app
-/// state means anything.
-fn ensure_in_session(device: &Device) -> Result<(), ApiError> {
-    if device.state.is_ended() {
-        return Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            "session_ended",
-            format!(
-                "device `{}` is {}; log in again first",
-                device.device_id, device.state
-            ),
-        ));
-    }
-    Ok(())
 }
 
 /// Ends the device's session; with `unbind: true` the token is forgotten too.
@@ -206,14 +136,8 @@ pub async fn logout(
     ApiPath(device): ApiPath<String>,
     OptionalJson(body): OptionalJson<Logout>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    let device_row = state
-        .store
-        .logout(&me.app, &me.user, &device, body.unbind)
-        .await?;
-    state
-        .hub
-        .kick(&DeviceKey::new(&me.app, &me.user, &device), "logged out");
-    Ok(ApiJson(view(&state, device_row)))
+    let device = state.devices.logout(&key(&me, &device), body.unbind).await?;
+    Ok(ApiJson(view(&state, device)))
 }
 
 /// The caller's own devices.

@@ -1,5 +1,6 @@
 //! Messages: sent by an app's backend on behalf of a user (one recipient, a group, or a batch
-//! of users) or by the phone app itself; and their delivery records, per device.
+//! of users) or by the phone app itself; and their delivery records, per device. Every send is
+//! checked by `herald_engine::validate` (as the WebSocket's are) before the `Messenger` takes it.
 
 use crate::auth::{AppAccess, UserSession};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -7,39 +8,14 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use herald_core::Invalid;
 use herald_core::delivery::DeliveryRecord;
-use herald_core::ids::check_id;
-use herald_core::message::{Destination, MessageKind, PushInfo, check_content};
-use herald_engine::{Outgoing, SendError, SendReport};
+use herald_core::message::{Destination, MessageKind, PushInfo};
+use herald_engine::{Outgoing, SendError, SendReport, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// Most recipients of one batch request.
-const MAX_BATCH_RECIPIENTS: usize = 500;
-
-/// Body of a message send.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendMessage {
-    /// Sender (server API only; the client API sends as the token's user).
-    pub from: Option<String>,
-    /// Recipient user (one-to-one).
-    pub to: Option<String>,
-    /// Recipient group.
-    pub group: Option<String>,
-    /// `text image file audio video location custom system`.
-    pub kind: MessageKind,
-    /// `{"text": ...}` for text; any JSON otherwise.
-    #[schema(value_type = Object)]
-    pub content: Value,
-    /// Offline push info.
-    pub push: Option<PushInfo>,
-    /// Message attributes; Agora `em_*` keys act as push info aliases.
-    #[schema(value_type = Object)]
-    pub attributes: Option<Map<String, Value>>,
-}
+pub use herald_core::message::SendMessage;
 
 /// Body of a batch send: one message to many users.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -110,72 +86,6 @@ pub struct Deliveries {
     pub deliveries: Vec<DeliveryRecord>,
 }
 
-/// Validates a send and turns it into an outgoing message.
-pub(crate) fn outgoing(
-    app: &str,
-    from: String,
-    body: SendMessage,
-    from_device: Option<String>,
-) -> Result<Outgoing, ApiError> {
-    check_id("from", &from)?;
-    let to = match (body.to, body.group) {
-        (Some(to), None) => {
-            check_id("to", &to)?;
-            Destination::C2c { to }
-        }
-        (None, Some(group)) => {
-            check_id("group", &group)?;
-            Destination::Group { group }
-        }
-        _ => {
-            return Err(Invalid::new(
-                "to",
-                "invalid_destination",
-                "give exactly one of `to` (a user) or `group`",
-            )
-            .into());
-        }
-    };
-    build(
-        app,
-        from,
-        to,
-        body.kind,
-        body.content,
-        body.push,
-        body.attributes,
-        from_device,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn build(
-    app: &str,
-    from: String,
-    to: Destination,
-    kind: MessageKind,
-    content: Value,
-    push: Option<PushInfo>,
-    attributes: Option<Map<String, Value>>,
-    from_device: Option<String>,
-) -> Result<Outgoing, ApiError> {
-    check_content(kind, &content)?;
-    let mut push = push.unwrap_or_default();
-    let attributes = attributes.unwrap_or_default();
-    push.apply_agora_attributes(&attributes);
-    push.validate()?;
-    Ok(Outgoing {
-        app: app.to_string(),
-        from,
-        from_device,
-        to,
-        kind,
-        content,
-        push,
-        attributes,
-    })
-}
-
 /// Maps a send failure to the API error.
 pub(crate) fn send_error(error: SendError) -> ApiError {
     match error {
@@ -193,13 +103,9 @@ pub(crate) fn send_error(error: SendError) -> ApiError {
 pub async fn send_message(
     access: AppAccess,
     State(state): State<AppState>,
-    ApiJson(mut body): ApiJson<SendMessage>,
+    ApiJson(body): ApiJson<SendMessage>,
 ) -> ApiResult<(StatusCode, ApiJson<Sent>)> {
-    let from = body
-        .from
-        .take()
-        .ok_or_else(|| ApiError::from(Invalid::missing("from")))?;
-    let outgoing = outgoing(&access.app, from, body, None)?;
+    let outgoing = validate::backend_message(&access.app, body)?;
     let report = state.messenger.send(outgoing).await.map_err(send_error)?;
     Ok((StatusCode::CREATED, ApiJson(report.into())))
 }
@@ -214,24 +120,19 @@ pub async fn send_batch(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SendBatch>,
 ) -> ApiResult<ApiJson<Vec<BatchItem>>> {
-    if body.to.is_empty() || body.to.len() > MAX_BATCH_RECIPIENTS {
-        return Err(Invalid::field("to", format!("give 1 to {MAX_BATCH_RECIPIENTS} recipients")).into());
-    }
-    for (i, user) in body.to.iter().enumerate() {
-        check_id(&format!("to[{i}]"), user)?;
-    }
+    validate::batch_recipients(&body.to)?;
     let mut items = Vec::with_capacity(body.to.len());
     for user in &body.to {
-        let outgoing = build(
-            &access.app,
-            body.from.clone(),
-            Destination::C2c { to: user.clone() },
-            body.kind,
-            body.content.clone(),
-            body.push.clone(),
-            body.attributes.clone(),
-            None,
-        )?;
+        let outgoing = validate::checked(Outgoing {
+            app: access.app.clone(),
+            from: body.from.clone(),
+            from_device: None,
+            to: Destination::C2c { to: user.clone() },
+            kind: body.kind,
+            content: body.content.clone(),
+            push: body.push.clone().unwrap_or_default(),
+            attributes: body.attributes.clone().unwrap_or_default(),
+        })?;
         let item = match state.messenger.send(outgoing).await {
             Ok(report) => BatchItem {
                 to: user.clone(),
@@ -266,13 +167,7 @@ pub async fn send_my_message(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<SendMessage>,
 ) -> ApiResult<(StatusCode, ApiJson<Sent>)> {
-    if body.from.as_ref().is_some_and(|f| *f != me.user) {
-        return Err(ApiError::forbidden(
-            "wrong_sender",
-            "a phone app sends only as its own user",
-        ));
-    }
-    let outgoing = outgoing(&me.app, me.user.clone(), body, None)?;
+    let outgoing = validate::device_message(&me.app, &me.user, body, None)?;
     let report = state.messenger.send(outgoing).await.map_err(send_error)?;
     Ok((StatusCode::CREATED, ApiJson(report.into())))
 }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use herald_core::ids::check_id;
 use herald_core::store::ProfileUpdate;
-use herald_core::{Invalid, Millis, SessionState, User};
+use herald_core::{Invalid, Millis, User};
 use herald_engine::DeviceKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -191,12 +191,8 @@ pub async fn kick_device(
     let (_, user, device) = path;
     let reason = body.reason.unwrap_or_else(|| "kicked by the server".into());
     let kicked = state
-        .store
-        .set_session(&access.app, &user, &device, SessionState::Kicked, None)
+        .devices
+        .kick(&DeviceKey::new(&access.app, &user, &device), &reason)
         .await?;
-    state
-        .hub
-        .kick(&DeviceKey::new(&access.app, &user, &device), &reason);
-    tracing::info!(app = %access.app, %user, %device, "Device kicked.");
     Ok(ApiJson(DeviceView::new(kicked, false)))
 }

@@ -4,6 +4,7 @@
 //! messages and syncs what it missed. A second login of the device replaces the first; a kick
 //! closes the socket with a reason.
 
+pub mod protocol;
 mod session;
 
 use crate::auth::UserSession;
@@ -14,7 +15,6 @@ use axum::extract::State;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::response::Response;
 use herald_core::Platform;
-use herald_core::ids::check_id;
 use serde::Deserialize;
 
 /// Query of `GET /v1/connect`.
@@ -42,10 +42,10 @@ pub async fn connect(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade?;
-    check_id("device", &query.device)?;
+    let admission = state.devices.admit(&me.app, &me.user, &query.device)?;
     let platform: Platform = query
         .platform
         .parse()
         .map_err(|e: String| ApiError::from(herald_core::Invalid::field("platform", e)))?;
-    Ok(upgrade.on_upgrade(move |socket| session::run(socket, state, me, query.device, platform)))
+    Ok(upgrade.on_upgrade(move |socket| session::run(socket, state, me, admission, platform)))
 }

@@ -1,75 +1,39 @@
-//! One live session: registers in the presence hub, marks the device online, then relays
-//! frames both ways until the socket closes, the device is kicked or replaced.
+//! One live session: the engine starts it (the device is online, registered in the presence
+//! hub), then frames are relayed both ways until the socket closes or the device is kicked or
+//! replaced. Each client frame becomes a call of an engine use case; its result becomes the
+//! frames sent back.
 
-use crate::api::messages::{SendMessage, outgoing, send_error};
+use super::protocol::{self, AppVisibility, ClientFrame, ServerFrame};
+use crate::api::messages::send_error;
 use crate::auth::UserSession;
 use crate::state::AppState;
 use axum::extract::ws::{Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use herald_core::{Platform, SessionState};
-use herald_engine::{DeviceKey, SessionSignal};
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-/// Messages per page of a sync.
-const SYNC_PAGE: u32 = 200;
-
-/// A frame from the client.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ClientFrame {
-    Send {
-        #[serde(rename = "ref")]
-        reference: Option<Value>,
-        #[serde(flatten)]
-        message: Box<SendMessage>,
-    },
-    Ack {
-        seq: i64,
-    },
-    State {
-        state: String,
-        #[serde(default)]
-        unread: Option<i64>,
-    },
-    Sync {
-        after: Option<i64>,
-    },
-    Ping,
-}
-
-fn error_frame(code: &str, message: &str) -> String {
-    json!({"type": "error", "code": code, "message": message}).to_string()
-}
+use herald_core::Platform;
+use herald_engine::{Admission, DeviceKey, SessionSignal, validate};
 
 pub(super) async fn run(
     socket: WebSocket,
     state: AppState,
     me: UserSession,
-    device: String,
+    admission: Admission,
     platform: Platform,
 ) {
-    let key = DeviceKey::new(&me.app, &me.user, &device);
     let (mut tx, mut rx) = socket.split();
-    if let Err(error) = state
-        .store
-        .open_session(&me.app, &me.user, &device, platform, SessionState::Online)
-        .await
-    {
-        tracing::warn!(%error, "Could not open a device session.");
-        let _ = tx
-            .send(WsMessage::Text(
-                error_frame("internal_error", "session could not start").into(),
-            ))
-            .await;
-        return;
-    }
-    let mut registration = state.hub.join(key.clone());
-    metrics::gauge!("herald_live_sessions").increment(1.0);
+    let mut session = match state.devices.connect(admission, platform).await {
+        Ok(session) => session,
+        Err(error) => {
+            tracing::warn!(%error, "Could not open a device session.");
+            let frame = ServerFrame::error("internal_error", "session could not start");
+            let _ = tx.send(WsMessage::Text(frame.to_text().into())).await;
+            return;
+        }
+    };
+    let key = session.key().clone();
     let mut kicked = false;
     loop {
         tokio::select! {
-            signal = registration.signals.recv() => match signal {
+            signal = session.next_signal() => match signal {
                 Some(SessionSignal::Frame { text: frame }) => {
                     if tx.send(WsMessage::Text(frame.into())).await.is_err() {
                         break;
@@ -77,7 +41,7 @@ pub(super) async fn run(
                 }
                 Some(SessionSignal::Close { reason }) => {
                     kicked = true;
-                    let _ = tx.send(WsMessage::Text(json!({"type": "kicked", "reason": reason}).to_string().into())).await;
+                    let _ = tx.send(WsMessage::Text(ServerFrame::Kicked { reason }.to_text().into())).await;
                     let _ = tx.send(WsMessage::Close(None)).await;
                     break;
                 }
@@ -85,8 +49,8 @@ pub(super) async fn run(
             },
             incoming = rx.next() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => {
-                    for reply in handle(&state, &me, &device, text.as_str()).await {
-                        if tx.send(WsMessage::Text(reply.into())).await.is_err() {
+                    for reply in handle(&state, &me, &key, text.as_str()).await {
+                        if tx.send(WsMessage::Text(reply.to_text().into())).await.is_err() {
                             break;
                         }
                     }
@@ -96,104 +60,54 @@ pub(super) async fn run(
             },
         }
     }
-    metrics::gauge!("herald_live_sessions").decrement(1.0);
-    // A replaced or kicked session leaves the state to whoever replaced or kicked it.
-    if state.hub.leave(&key, registration.id)
-        && !kicked
-        && let Ok(current) = state.store.get_device(&me.app, &me.user, &device).await
-        && !current.state.is_ended()
-    {
-        let _ = state
-            .store
-            .set_session(&me.app, &me.user, &device, SessionState::Offline, None)
-            .await;
-    }
+    state.devices.disconnect(session, kicked).await;
 }
 
 /// Handles one client frame; returns the frames to send back.
-async fn handle(state: &AppState, me: &UserSession, device: &str, text: &str) -> Vec<String> {
-    let frame: ClientFrame = match serde_json::from_str(text) {
+async fn handle(state: &AppState, me: &UserSession, key: &DeviceKey, text: &str) -> Vec<ServerFrame> {
+    let frame = match protocol::parse(text) {
         Ok(frame) => frame,
-        Err(e) => return vec![error_frame("malformed_frame", &format!("not a known frame: {e}"))],
+        Err(malformed) => return vec![malformed],
     };
     match frame {
-        ClientFrame::Send {
-            reference,
-            mut message,
-        } => {
-            if message.from.as_ref().is_some_and(|f| *f != me.user) {
-                return vec![error_frame("wrong_sender", "a device sends only as its own user")];
-            }
-            message.from = None;
-            let result = match outgoing(&me.app, me.user.clone(), *message, Some(device.to_string())) {
+        ClientFrame::Send { reference, message } => {
+            let result = match validate::device_message(&me.app, &me.user, *message, Some(key.device.clone()))
+            {
                 Ok(out) => state.messenger.send(out).await.map_err(send_error),
-                Err(e) => Err(e),
+                Err(refused) => Err(refused.into()),
             };
             match result {
-                Ok(report) => vec![json!({"type": "sent", "ref": reference, "message_id": report.message_id,
-                                          "seq": report.sender_seq, "pushed": report.pushed, "live": report.live})
-                .to_string()],
-                Err(e) => vec![json!({"type": "error", "ref": reference, "code": e.code(), "message": e.message()}).to_string()],
+                Ok(report) => vec![ServerFrame::sent(reference, &report)],
+                Err(error) => vec![protocol::send_error(reference, error)],
             }
         }
-        ClientFrame::Ack { seq } => match state.store.ack(&me.app, &me.user, device, seq).await {
+        ClientFrame::Ack { seq } => match state.devices.ack(key, seq).await {
             Ok(()) => Vec::new(),
-            Err(e) => vec![error_frame("internal_error", &e.to_string())],
+            Err(error) => vec![protocol::error(error)],
         },
         ClientFrame::State {
             state: app_state,
             unread,
         } => {
-            let (session, badge) = match app_state.as_str() {
-                "foreground" => (SessionState::Online, Some(0)),
-                "background" => (SessionState::Background, Some(unread.unwrap_or(0).max(0))),
-                other => {
-                    return vec![error_frame(
-                        "invalid_state",
-                        &format!("`{other}` is not foreground or background"),
-                    )];
-                }
+            let changed = match protocol::app_visibility(&app_state, unread) {
+                Ok(AppVisibility::Foreground) => state.devices.foreground(key).await,
+                Ok(AppVisibility::Background { unread }) => state.devices.background(key, unread).await,
+                Err(invalid) => return vec![invalid],
             };
-            match state
-                .store
-                .set_session(&me.app, &me.user, device, session, badge)
-                .await
-            {
+            match changed {
                 Ok(_) => Vec::new(),
-                Err(e) => vec![error_frame("internal_error", &e.to_string())],
+                Err(error) => vec![protocol::error(error)],
             }
         }
-        ClientFrame::Sync { after } => sync(state, me, device, after).await,
-        ClientFrame::Ping => vec![json!({"type": "pong"}).to_string()],
-    }
-}
-
-/// Every inbox entry after `after` (default: the device's last ack), oldest first.
-async fn sync(state: &AppState, me: &UserSession, device: &str, after: Option<i64>) -> Vec<String> {
-    let mut after = match after {
-        Some(after) => after,
-        None => state.store.acked(&me.app, &me.user, device).await.unwrap_or(0),
-    };
-    let mut frames = Vec::new();
-    loop {
-        let page = match state.store.inbox_after(&me.app, &me.user, after, SYNC_PAGE).await {
-            Ok(page) => page,
-            Err(e) => {
-                frames.push(error_frame("internal_error", &e.to_string()));
-                break;
+        ClientFrame::Sync { after } => {
+            let pages = state.devices.sync(key, after).await;
+            let mut frames = pages.frames;
+            if let Some(error) = pages.failed {
+                frames.push(protocol::error(error));
             }
-        };
-        let full = page.len() == SYNC_PAGE as usize;
-        for (seq, message) in page {
-            after = seq;
-            frames.push(
-                json!({"type": "message", "seq": seq, "message": message.client_view(&me.user)}).to_string(),
-            );
+            frames.push(ServerFrame::Synced { seq: pages.seq });
+            frames
         }
-        if !full {
-            break;
-        }
+        ClientFrame::Ping => vec![ServerFrame::Pong],
     }
-    frames.push(json!({"type": "synced", "seq": after}).to_string());
-    frames
 }
