@@ -557,7 +557,7 @@ fn result_for(job: &PushJob, outcome: &Outcome, latency_ms: u64) -> JobResult {
             unbind: None,
         },
         Outcome::InvalidToken { reason } => JobResult {
-            unbind: Some((job.app_id.clone(), job.user_id.clone(), job.device_id.clone())),
+            unbind: Some(job.device_key()),
             ..final_result(
                 job,
                 DeliveryState::InvalidToken,

@@ -113,7 +113,7 @@ pub async fn bind_push_token(
     };
     let bound = state
         .store
-        .bind_token(&me.app, &me.user, &device, &binding)
+        .bind_token(&DeviceKey::new(&me.app, &me.user, &device), &binding)
         .await?;
     tracing::info!(app = %me.app, user = %me.user, %device, vendor = %cert.vendor, "Push token bound.");
     Ok(ApiJson(view(&state, bound)))
@@ -128,7 +128,10 @@ pub async fn unbind_push_token(
     State(state): State<AppState>,
     ApiPath(device): ApiPath<String>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    let device = state.store.unbind_token(&me.app, &me.user, &device).await?;
+    let device = state
+        .store
+        .unbind_token(&DeviceKey::new(&me.app, &me.user, &device))
+        .await?;
     Ok(ApiJson(view(&state, device)))
 }
 
@@ -146,14 +149,15 @@ pub async fn background(
     if body.unread < 0 {
         return Err(Invalid::field("unread", "unread must be 0 or more").into());
     }
-    let current = state.store.get_device(&me.app, &me.user, &device).await?;
+    let current = state
+        .store
+        .get_device(&DeviceKey::new(&me.app, &me.user, &device))
+        .await?;
     ensure_in_session(&current)?;
     let device = state
         .store
         .set_session(
-            &me.app,
-            &me.user,
-            &device,
+            &DeviceKey::new(&me.app, &me.user, &device),
             SessionState::Background,
             Some(body.unread),
         )
@@ -170,11 +174,18 @@ pub async fn foreground(
     State(state): State<AppState>,
     ApiPath(device): ApiPath<String>,
 ) -> ApiResult<ApiJson<DeviceView>> {
-    let current = state.store.get_device(&me.app, &me.user, &device).await?;
+    let current = state
+        .store
+        .get_device(&DeviceKey::new(&me.app, &me.user, &device))
+        .await?;
     ensure_in_session(&current)?;
     let device = state
         .store
-        .set_session(&me.app, &me.user, &device, SessionState::Online, Some(0))
+        .set_session(
+            &DeviceKey::new(&me.app, &me.user, &device),
+            SessionState::Online,
+            Some(0),
+        )
         .await?;
     Ok(ApiJson(view(&state, device)))
 }
@@ -208,7 +219,7 @@ pub async fn logout(
 ) -> ApiResult<ApiJson<DeviceView>> {
     let device_row = state
         .store
-        .logout(&me.app, &me.user, &device, body.unbind)
+        .logout(&DeviceKey::new(&me.app, &me.user, &device), body.unbind)
         .await?;
     state
         .hub

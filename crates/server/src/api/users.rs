@@ -192,7 +192,11 @@ pub async fn kick_device(
     let reason = body.reason.unwrap_or_else(|| "kicked by the server".into());
     let kicked = state
         .store
-        .set_session(&access.app, &user, &device, SessionState::Kicked, None)
+        .set_session(
+            &DeviceKey::new(&access.app, &user, &device),
+            SessionState::Kicked,
+            None,
+        )
         .await?;
     state
         .hub

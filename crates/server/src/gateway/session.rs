@@ -53,7 +53,7 @@ pub(super) async fn run(
     let (mut tx, mut rx) = socket.split();
     if let Err(error) = state
         .store
-        .open_session(&me.app, &me.user, &device, platform, SessionState::Online)
+        .open_session(&key, platform, SessionState::Online)
         .await
     {
         tracing::warn!(%error, "Could not open a device session.");
@@ -100,13 +100,10 @@ pub(super) async fn run(
     // A replaced or kicked session leaves the state to whoever replaced or kicked it.
     if state.hub.leave(&key, registration.id)
         && !kicked
-        && let Ok(current) = state.store.get_device(&me.app, &me.user, &device).await
+        && let Ok(current) = state.store.get_device(&key).await
         && !current.state.is_ended()
     {
-        let _ = state
-            .store
-            .set_session(&me.app, &me.user, &device, SessionState::Offline, None)
-            .await;
+        let _ = state.store.set_session(&key, SessionState::Offline, None).await;
     }
 }
 
@@ -136,7 +133,11 @@ async fn handle(state: &AppState, me: &UserSession, device: &str, text: &str) ->
                 Err(e) => vec![json!({"type": "error", "ref": reference, "code": e.code(), "message": e.message()}).to_string()],
             }
         }
-        ClientFrame::Ack { seq } => match state.store.ack(&me.app, &me.user, device, seq).await {
+        ClientFrame::Ack { seq } => match state
+            .store
+            .ack(&DeviceKey::new(&me.app, &me.user, device), seq)
+            .await
+        {
             Ok(()) => Vec::new(),
             Err(e) => vec![error_frame("internal_error", &e.to_string())],
         },
@@ -156,7 +157,7 @@ async fn handle(state: &AppState, me: &UserSession, device: &str, text: &str) ->
             };
             match state
                 .store
-                .set_session(&me.app, &me.user, device, session, badge)
+                .set_session(&DeviceKey::new(&me.app, &me.user, device), session, badge)
                 .await
             {
                 Ok(_) => Vec::new(),
@@ -172,7 +173,11 @@ async fn handle(state: &AppState, me: &UserSession, device: &str, text: &str) ->
 async fn sync(state: &AppState, me: &UserSession, device: &str, after: Option<i64>) -> Vec<String> {
     let mut after = match after {
         Some(after) => after,
-        None => state.store.acked(&me.app, &me.user, device).await.unwrap_or(0),
+        None => state
+            .store
+            .acked(&DeviceKey::new(&me.app, &me.user, device))
+            .await
+            .unwrap_or(0),
     };
     let mut frames = Vec::new();
     loop {

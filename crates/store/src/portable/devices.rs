@@ -6,7 +6,7 @@ use crate::sql::backend;
 use async_trait::async_trait;
 use herald_core::device::PushBinding;
 use herald_core::store::{Binding, DeviceStore, StoreResult};
-use herald_core::{Device, Platform, SessionState, StoreError, Vendor, now_millis};
+use herald_core::{Device, DeviceKey, Platform, SessionState, StoreError, Vendor, now_millis};
 use sqlx::Row;
 
 pub(crate) const COLUMNS: &str =
@@ -69,28 +69,28 @@ pub(crate) fn device_from_columns(c: DeviceColumns) -> StoreResult<Device> {
 }
 
 impl Backend {
-    async fn fetch_device<'e, E>(executor: E, app: &str, user: &str, device: &str) -> StoreResult<Device>
+    async fn fetch_device<'e, E>(executor: E, key: &DeviceKey) -> StoreResult<Device>
     where
         E: sqlx::Executor<'e, Database = Db>,
     {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3"
         ))
-        .bind(app)
-        .bind(user)
-        .bind(device)
+        .bind(&key.app)
+        .bind(&key.user)
+        .bind(&key.device)
         .fetch_optional(executor)
         .await
         .map_err(backend)?
-        .ok_or_else(|| StoreError::not_found("device", device))?;
+        .ok_or_else(|| StoreError::not_found("device", key.device.as_str()))?;
         device_from_row(&row)
     }
 }
 
 #[async_trait]
 impl DeviceStore for Backend {
-    async fn get_device(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {
-        Self::fetch_device(&self.pool, app, user, device).await
+    async fn get_device(&self, key: &DeviceKey) -> StoreResult<Device> {
+        Self::fetch_device(&self.pool, key).await
     }
 
     async fn list_devices(&self, app: &str, user: &str) -> StoreResult<Vec<Device>> {
@@ -105,13 +105,8 @@ impl DeviceStore for Backend {
         rows.iter().map(device_from_row).collect()
     }
 
-    async fn bind_token(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        binding: &Binding<'_>,
-    ) -> StoreResult<Device> {
+    async fn bind_token(&self, key: &DeviceKey, binding: &Binding<'_>) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let now = now_millis();
         let mut tx = self.write().await?;
         dialect::queue_binds_of_token(&mut tx, app, binding.token).await?;
@@ -157,19 +152,18 @@ impl DeviceStore for Backend {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        let bound = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let bound = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(bound)
     }
 
     async fn open_session(
         &self,
-        app: &str,
-        user: &str,
-        device: &str,
+        key: &DeviceKey,
         platform: Platform,
         state: SessionState,
     ) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let now = now_millis();
         let mut tx = self.write().await?;
         sqlx::query(
@@ -196,12 +190,13 @@ impl DeviceStore for Backend {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        let opened = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let opened = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(opened)
     }
 
-    async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {
+    async fn unbind_token(&self, key: &DeviceKey) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $4 \
@@ -215,21 +210,20 @@ impl DeviceStore for Backend {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device));
+            return Err(StoreError::not_found("device", device.as_str()));
         }
-        let unbound = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let unbound = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(unbound)
     }
 
     async fn set_session(
         &self,
-        app: &str,
-        user: &str,
-        device: &str,
+        key: &DeviceKey,
         state: SessionState,
         badge: Option<i64>,
     ) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET state = $4, badge = COALESCE($5, badge), updated_at = $6 \
@@ -245,14 +239,15 @@ impl DeviceStore for Backend {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device));
+            return Err(StoreError::not_found("device", device.as_str()));
         }
-        let updated = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let updated = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
     }
 
-    async fn logout(&self, app: &str, user: &str, device: &str, unbind: bool) -> StoreResult<Device> {
+    async fn logout(&self, key: &DeviceKey, unbind: bool) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET state = 'logged_out', updated_at = $5, \
@@ -270,9 +265,9 @@ impl DeviceStore for Backend {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device));
+            return Err(StoreError::not_found("device", device.as_str()));
         }
-        let updated = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let updated = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
     }

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use herald_core::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, PushJob};
 use herald_core::message::Message;
 use herald_core::store::{MessageStore, Recipient, StoreResult};
-use herald_core::{Millis, StoreError, Vendor};
+use herald_core::{DeviceKey, Millis, StoreError, Vendor};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -126,14 +126,14 @@ impl MessageStore for Backend {
     }
 
     /// The acknowledged sequence number only moves forward.
-    async fn ack(&self, app: &str, user: &str, device: &str, seq: i64) -> StoreResult<()> {
+    async fn ack(&self, key: &DeviceKey, seq: i64) -> StoreResult<()> {
         sqlx::query(
             "UPDATE devices SET acked_seq = $4 \
              WHERE app_id = $1 AND user_id = $2 AND device_id = $3 AND acked_seq < $4",
         )
-        .bind(app)
-        .bind(user)
-        .bind(device)
+        .bind(&key.app)
+        .bind(&key.user)
+        .bind(&key.device)
         .bind(seq)
         .execute(&mut *self.writer().await?)
         .await
@@ -141,13 +141,13 @@ impl MessageStore for Backend {
         Ok(())
     }
 
-    async fn acked(&self, app: &str, user: &str, device: &str) -> StoreResult<i64> {
+    async fn acked(&self, key: &DeviceKey) -> StoreResult<i64> {
         let row = sqlx::query(
             "SELECT acked_seq FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
         )
-        .bind(app)
-        .bind(user)
-        .bind(device)
+        .bind(&key.app)
+        .bind(&key.user)
+        .bind(&key.device)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
@@ -172,20 +172,14 @@ impl MessageStore for Backend {
         rows.iter().map(delivery_from_row).collect()
     }
 
-    async fn device_deliveries(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>> {
+    async fn device_deliveries(&self, key: &DeviceKey, limit: u32) -> StoreResult<Vec<DeliveryRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE app_id = $1 AND user_id = $2 AND device_id = $3 \
              ORDER BY id DESC LIMIT $4"
         ))
-        .bind(app)
-        .bind(user)
-        .bind(device)
+        .bind(&key.app)
+        .bind(&key.user)
+        .bind(&key.device)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await

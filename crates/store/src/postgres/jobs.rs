@@ -89,7 +89,7 @@ impl PgStore {
             .filter_map(|r| {
                 r.unbind
                     .as_ref()
-                    .map(|(app, user, device)| (app.as_str(), user.as_str(), device.as_str(), r.id))
+                    .map(|d| (d.app.as_str(), d.user.as_str(), d.device.as_str(), r.id))
             })
             .collect();
         if !unbinds.is_empty() {

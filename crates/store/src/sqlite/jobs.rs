@@ -130,15 +130,15 @@ impl JobQueue for SqliteStore {
             }
         }
         for result in results {
-            if let Some((app, user, device)) = &result.unbind {
+            if let Some(device) = &result.unbind {
                 sqlx::query(
                     "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $5 \
                      WHERE app_id = $1 AND user_id = $2 AND device_id = $3 \
                        AND token = (SELECT token FROM deliveries WHERE id = $4)",
                 )
-                .bind(app)
-                .bind(user)
-                .bind(device)
+                .bind(&device.app)
+                .bind(&device.user)
+                .bind(&device.device)
                 .bind(result.id)
                 .bind(now)
                 .execute(&mut *tx)
