@@ -4,6 +4,7 @@
 
 use super::deliveries::{DELIVERY_COLUMNS, delivery_from_row};
 use super::dialect;
+use super::users::push_settings_from;
 use super::{Backend, Connection};
 use crate::sql::{backend, from_json, to_json};
 use async_trait::async_trait;
@@ -13,6 +14,22 @@ use herald_core::store::{MessageStore, Recipient, StoreResult};
 use herald_core::{DeviceKey, Millis, StoreError, Vendor};
 use sqlx::Row;
 use std::collections::BTreeMap;
+
+/// A message commit as the backends receive it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MessageCommit<'a> {
+    /// The message.
+    pub message: &'a Message,
+    /// The users whose inbox gets it (each gets the next number of its sequence).
+    pub inbox_users: &'a [String],
+    /// What happens on each device; the pushes among them are the jobs.
+    pub plans: &'a [DeliveryPlan],
+    /// Until when the jobs are leased to the committing node, for `commit_message_leased`.
+    pub lease_until: Option<Millis>,
+}
+
+/// What a message commit returns: each inbox user's sequence number, the leased jobs.
+pub(crate) type Committed = (BTreeMap<String, i64>, Vec<PushJob>);
 
 /// Writes the message row itself, the first statement of a message commit.
 pub(crate) async fn insert_message(tx: &mut Connection, message: &Message) -> StoreResult<()> {
@@ -26,6 +43,20 @@ pub(crate) async fn insert_message(tx: &mut Connection, message: &Message) -> St
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+/// A recipient as read from the users table, before its devices are added.
+pub(crate) fn recipient(
+    id: String,
+    nickname: Option<String>,
+    settings: Option<&str>,
+) -> StoreResult<Recipient> {
+    Ok(Recipient {
+        user_id: id,
+        nickname,
+        settings: push_settings_from(settings)?,
+        devices: Vec::new(),
+    })
 }
 
 #[async_trait]
@@ -69,7 +100,13 @@ impl MessageStore for Backend {
         inbox_users: &[String],
         plans: &[DeliveryPlan],
     ) -> StoreResult<BTreeMap<String, i64>> {
-        Ok(self.commit(message, inbox_users, plans, None).await?.0)
+        let commit = MessageCommit {
+            message,
+            inbox_users,
+            plans,
+            lease_until: None,
+        };
+        Ok(self.commit(commit).await?.0)
     }
 
     async fn commit_message_leased(
@@ -79,7 +116,13 @@ impl MessageStore for Backend {
         plans: &[DeliveryPlan],
         lease_until: Millis,
     ) -> StoreResult<(BTreeMap<String, i64>, Vec<PushJob>)> {
-        self.commit(message, inbox_users, plans, Some(lease_until)).await
+        let commit = MessageCommit {
+            message,
+            inbox_users,
+            plans,
+            lease_until: Some(lease_until),
+        };
+        self.commit(commit).await
     }
 
     async fn get_message(&self, app: &str, id: &str) -> StoreResult<Message> {

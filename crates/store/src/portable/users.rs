@@ -16,6 +16,14 @@ fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// A user's push settings from their JSON text column (the defaults when never set).
+pub(crate) fn push_settings_from(text: Option<&str>) -> StoreResult<PushSettings> {
+    match text {
+        Some(text) => from_json("push_settings", text),
+        None => Ok(PushSettings::default()),
+    }
+}
+
 #[async_trait]
 impl UserStore for Backend {
     async fn upsert_user(&self, app: &str, user: &str, update: &ProfileUpdate) -> StoreResult<(User, bool)> {
@@ -76,10 +84,7 @@ impl UserStore for Backend {
             .map_err(backend)?
             .ok_or_else(|| StoreError::not_found("user", user))?;
         let text: Option<String> = row.try_get("push_settings").map_err(backend)?;
-        match text {
-            Some(text) => from_json("push_settings", &text),
-            None => Ok(PushSettings::default()),
-        }
+        push_settings_from(text.as_deref())
     }
 
     async fn set_push_settings(&self, app: &str, user: &str, settings: &PushSettings) -> StoreResult<()> {

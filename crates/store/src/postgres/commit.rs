@@ -5,12 +5,11 @@
 
 use super::PgStore;
 use super::portable::deliveries::{JOB_COLUMNS, job_from_row};
-use super::portable::messages::insert_message;
+use super::portable::messages::{Committed, MessageCommit, insert_message};
 use crate::sql::backend;
-use herald_core::delivery::{DeliveryPlan, DeliveryState, PushJob};
-use herald_core::message::Message;
+use herald_core::delivery::{DeliveryPlan, DeliveryState};
+use herald_core::now_millis;
 use herald_core::store::StoreResult;
-use herald_core::{Millis, now_millis};
 use sqlx::Row;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -67,26 +66,20 @@ impl PgStore {
     /// and devices in (user, device) order, so one send waits for the other instead of both
     /// waiting for each other. `NO KEY UPDATE` is the lock an update of these columns needs
     /// anyway, and it lets foreign-key checks on the same rows (a device bound meanwhile) pass.
-    pub(super) async fn commit(
-        &self,
-        message: &Message,
-        inbox_users: &[String],
-        plans: &[DeliveryPlan],
-        lease_until: Option<Millis>,
-    ) -> StoreResult<(BTreeMap<String, i64>, Vec<PushJob>)> {
-        let app = message.app_id.as_str();
+    pub(super) async fn commit(&self, commit: MessageCommit<'_>) -> StoreResult<Committed> {
+        let app = commit.message.app_id.as_str();
         let now = now_millis();
         let mut tx = self.write().await?;
-        insert_message(&mut tx, message).await?;
+        insert_message(&mut tx, commit.message).await?;
 
         // Each inbox user's next sequence number, and the inbox rows, in one statement.
         let mut seqs = BTreeMap::new();
-        if !inbox_users.is_empty() {
+        if !commit.inbox_users.is_empty() {
             sqlx::query(
                 "SELECT 1 FROM users WHERE app_id = $1 AND id = ANY($2) ORDER BY id FOR NO KEY UPDATE",
             )
             .bind(app)
-            .bind(inbox_users)
+            .bind(commit.inbox_users)
             .execute(&mut *tx)
             .await
             .map_err(backend)?;
@@ -98,8 +91,8 @@ impl PgStore {
                  SELECT $1, id, last_seq, $3 FROM next RETURNING user_id, seq",
             )
             .bind(app)
-            .bind(inbox_users)
-            .bind(&message.id)
+            .bind(commit.inbox_users)
+            .bind(&commit.message.id)
             .fetch_all(&mut *tx)
             .await
             .map_err(backend)?;
@@ -112,7 +105,8 @@ impl PgStore {
         }
 
         // Every pushed device's badge goes up by one; the job carries the new number.
-        let pushed: BTreeSet<(&str, &str)> = plans
+        let pushed: BTreeSet<(&str, &str)> = commit
+            .plans
             .iter()
             .filter(|p| p.push.is_some())
             .map(|p| (p.user_id.as_str(), p.device_id.as_str()))
@@ -155,9 +149,9 @@ impl PgStore {
             }
         }
 
-        if !plans.is_empty() {
+        if !commit.plans.is_empty() {
             // Rows are inserted in plan order (ordinality), so ids ascend as on SQLite.
-            let c = DeliveryColumns::new(plans, &badges);
+            let c = DeliveryColumns::new(commit.plans, &badges);
             sqlx::query(
                 "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, \
                    certificate_id, vendor, token, badge, sound, state, expires_at, created_at, updated_at) \
@@ -170,7 +164,7 @@ impl PgStore {
                  ORDER BY p.n",
             )
             .bind(app)
-            .bind(&message.id)
+            .bind(&commit.message.id)
             .bind(now)
             .bind(&c.user_id)
             .bind(&c.device_id)
@@ -188,13 +182,13 @@ impl PgStore {
             .map_err(backend)?;
         }
         let mut leased = Vec::new();
-        if let Some(lease_until) = lease_until {
+        if let Some(lease_until) = commit.lease_until {
             leased = sqlx::query(&format!(
                 "UPDATE deliveries SET state = 'in_flight', lease_until = $3 \
                  WHERE app_id = $1 AND message_id = $2 AND state = 'queued' RETURNING {JOB_COLUMNS}"
             ))
             .bind(app)
-            .bind(&message.id)
+            .bind(&commit.message.id)
             .bind(lease_until)
             .fetch_all(&mut *tx)
             .await

@@ -2,8 +2,8 @@
 
 use super::PgStore;
 use super::portable::devices::{COLUMNS as DEVICE_COLUMNS, device_from_row};
-use crate::sql::{backend, from_json};
-use herald_core::PushSettings;
+use super::portable::messages::recipient;
+use crate::sql::backend;
 use herald_core::store::{Recipient, StoreResult};
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -21,20 +21,9 @@ impl PgStore {
                 .map_err(backend)?;
         for row in rows {
             let id: String = row.try_get("id").map_err(backend)?;
+            let nickname = row.try_get("nickname").map_err(backend)?;
             let settings: Option<String> = row.try_get("push_settings").map_err(backend)?;
-            let settings = match settings {
-                Some(text) => from_json::<PushSettings>("push_settings", &text)?,
-                None => PushSettings::default(),
-            };
-            recipients.insert(
-                id.clone(),
-                Recipient {
-                    user_id: id,
-                    nickname: row.try_get("nickname").map_err(backend)?,
-                    settings,
-                    devices: Vec::new(),
-                },
-            );
+            recipients.insert(id.clone(), recipient(id, nickname, settings.as_deref())?);
         }
         let rows = sqlx::query(&format!(
             "SELECT {DEVICE_COLUMNS} FROM devices WHERE app_id = $1 AND user_id = ANY($2) ORDER BY user_id, device_id"

@@ -3,7 +3,7 @@
 //! stays one short transaction. A small message's statements go as one multi-statement query
 //! that can carry its group's `BEGIN` and `COMMIT` (see `group_commit.rs`).
 
-use super::portable::messages::insert_message;
+use super::portable::messages::{Committed, insert_message};
 use crate::sql::{backend, to_json};
 use herald_core::delivery::{DeliveryPlan, DeliveryState, PlannedPush, PushJob};
 use herald_core::message::Message;
@@ -15,9 +15,6 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Rows per multi-row statement (SQLite allows 32,766 bound parameters).
 const CHUNK: usize = 500;
-
-/// What a message commit returns: each inbox user's sequence number, the leased jobs.
-pub(super) type Committed = (BTreeMap<String, i64>, Vec<PushJob>);
 
 /// Where a message's statements sit in its group's transaction.
 #[derive(Debug, Clone, Copy)]

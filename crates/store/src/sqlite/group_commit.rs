@@ -5,7 +5,8 @@
 //! a bad message never takes the others down with it.
 
 use super::SqliteStore;
-use super::commit::{Committed, Frame, write_message, write_small_message};
+use super::commit::{Frame, write_message, write_small_message};
+use super::portable::messages::{Committed, MessageCommit};
 use crate::sql::backend;
 use herald_core::delivery::DeliveryPlan;
 use herald_core::message::Message;
@@ -30,13 +31,13 @@ pub(crate) struct PendingCommit {
 impl SqliteStore {
     /// The message commit, leasing the push jobs to the caller when `lease_until` is given: a
     /// large message in a transaction of its own, a small one in its group's.
-    pub(super) async fn commit(
-        &self,
-        message: &Message,
-        inbox_users: &[String],
-        plans: &[DeliveryPlan],
-        lease_until: Option<Millis>,
-    ) -> StoreResult<Committed> {
+    pub(super) async fn commit(&self, commit: MessageCommit<'_>) -> StoreResult<Committed> {
+        let MessageCommit {
+            message,
+            inbox_users,
+            plans,
+            lease_until,
+        } = commit;
         if plans.len() > GROUP_COMMIT_MAX_PLANS {
             let mut tx = self.write().await?;
             let committed = write_message(&mut tx, message, inbox_users, plans, lease_until).await?;

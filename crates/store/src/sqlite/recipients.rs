@@ -5,8 +5,8 @@
 
 use super::SqliteStore;
 use super::portable::devices::{COLUMNS as DEVICE_COLUMNS, DeviceColumns, device_from_columns};
+use super::portable::messages::recipient;
 use crate::sql::{backend, from_json};
-use herald_core::PushSettings;
 use herald_core::store::{Recipient, StoreResult};
 use sqlx::{Column, QueryBuilder, Row, Sqlite};
 use std::collections::BTreeMap;
@@ -45,19 +45,7 @@ impl SqliteStore {
                 if row.columns().iter().any(|c| c.name() == "users") {
                     let text: String = row.try_get("users").map_err(backend)?;
                     for (id, nickname, settings) in from_json::<Vec<UserColumns>>("users", &text)? {
-                        let settings = match settings {
-                            Some(text) => from_json::<PushSettings>("push_settings", &text)?,
-                            None => PushSettings::default(),
-                        };
-                        recipients.insert(
-                            id.clone(),
-                            Recipient {
-                                user_id: id,
-                                nickname,
-                                settings,
-                                devices: Vec::new(),
-                            },
-                        );
+                        recipients.insert(id.clone(), recipient(id, nickname, settings.as_deref())?);
                     }
                 } else {
                     let text: String = row.try_get("devices").map_err(backend)?;
