@@ -167,9 +167,7 @@ pub async fn list_devices(
         devices
             .into_iter()
             .map(|d| {
-                let connected = state
-                    .hub
-                    .is_connected(&DeviceKey::new(&d.app_id, &d.user_id, &d.device_id));
+                let connected = state.hub.is_connected(&d.key());
                 DeviceView::new(d, connected)
             })
             .collect(),
