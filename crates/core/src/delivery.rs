@@ -3,6 +3,7 @@
 //! (committed with the message), so a crash between accepting a message and pushing it loses
 //! nothing.
 
+use crate::device::DeviceKey;
 use crate::routing::{Decision, Reason};
 use crate::{Millis, Vendor};
 use serde::{Deserialize, Serialize};
@@ -267,6 +268,13 @@ pub struct PushJob {
     pub created_at: Millis,
 }
 
+impl PushJob {
+    /// The device the job pushes to.
+    pub fn device_key(&self) -> DeviceKey {
+        DeviceKey::new(&self.app_id, &self.user_id, &self.device_id)
+    }
+}
+
 /// What became of a job after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobResult {
@@ -281,7 +289,7 @@ pub struct JobResult {
     /// The vendor's message id, when accepted.
     pub vendor_msg_id: Option<String>,
     /// For an invalid token: unbind it from the device (if still bound there).
-    pub unbind: Option<(String, String, String)>,
+    pub unbind: Option<DeviceKey>,
 }
 
 #[cfg(test)]

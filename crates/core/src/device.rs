@@ -115,6 +115,29 @@ pub struct PushBinding {
     pub token: String,
 }
 
+/// Names one device of one user of one app: how the store, the presence hub and the cluster
+/// address a device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DeviceKey {
+    /// App id.
+    pub app: String,
+    /// User id.
+    pub user: String,
+    /// Device id.
+    pub device: String,
+}
+
+impl DeviceKey {
+    /// Builds a key.
+    pub fn new(app: &str, user: &str, device: &str) -> Self {
+        Self {
+            app: app.into(),
+            user: user.into(),
+            device: device.into(),
+        }
+    }
+}
+
 /// One installation of the app for one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Device {
@@ -134,6 +157,13 @@ pub struct Device {
     pub badge: i64,
     /// Last change.
     pub updated_at: Millis,
+}
+
+impl Device {
+    /// The key that names this device.
+    pub fn key(&self) -> DeviceKey {
+        DeviceKey::new(&self.app_id, &self.user_id, &self.device_id)
+    }
 }
 
 /// Shows the start and end of a token so people can tell tokens apart without it leaking.

@@ -23,7 +23,7 @@ pub mod vendor;
 
 pub use app::App;
 pub use certificate::{Certificate, CertificateDefaults, ClickAction, NewCertificate};
-pub use device::{Device, Platform, SessionState};
+pub use device::{Device, DeviceKey, Platform, SessionState};
 pub use group::Group;
 pub use push::{Adapter, AdapterError, Notification, Outcome, Priority, Target};
 pub use secret::Secret;

@@ -6,29 +6,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
+pub use crate::device::DeviceKey;
 use crate::store::StoreResult;
-
-/// Identifies one device of one user of one app.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct DeviceKey {
-    /// App id.
-    pub app: String,
-    /// User id.
-    pub user: String,
-    /// Device id.
-    pub device: String,
-}
-
-impl DeviceKey {
-    /// Builds a key.
-    pub fn new(app: &str, user: &str, device: &str) -> Self {
-        Self {
-            app: app.into(),
-            user: user.into(),
-            device: device.into(),
-        }
-    }
-}
 
 /// What a live session is told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@
 use crate::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, JobResult, PushJob};
 use crate::message::Message;
 use crate::{
-    App, Certificate, Device, Group, Millis, NewCertificate, Platform, PushSettings, Secret, SessionState,
-    User, Vendor,
+    App, Certificate, Device, DeviceKey, Group, Millis, NewCertificate, Platform, PushSettings, Secret,
+    SessionState, User, Vendor,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -150,42 +150,32 @@ pub struct Binding<'a> {
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
     /// One device of a user.
-    async fn get_device(&self, app: &str, user: &str, device: &str) -> StoreResult<Device>;
+    async fn get_device(&self, key: &DeviceKey) -> StoreResult<Device>;
     /// Every device of a user.
     async fn list_devices(&self, app: &str, user: &str) -> StoreResult<Vec<Device>>;
     /// Binds a token to a device (creating the device if new). The same token on any other
     /// device of the app is removed in the same transaction: a token belongs to one device.
     /// A logged-out or kicked device starts a new session (`offline`).
-    async fn bind_token(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        binding: &Binding<'_>,
-    ) -> StoreResult<Device>;
+    async fn bind_token(&self, key: &DeviceKey, binding: &Binding<'_>) -> StoreResult<Device>;
     /// Starts or updates a device's session when it connects (creating the device and the
     /// user if new); a logged-out or kicked device starts a new session.
     async fn open_session(
         &self,
-        app: &str,
-        user: &str,
-        device: &str,
+        key: &DeviceKey,
         platform: Platform,
         state: SessionState,
     ) -> StoreResult<Device>;
     /// Removes a device's token.
-    async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device>;
+    async fn unbind_token(&self, key: &DeviceKey) -> StoreResult<Device>;
     /// Sets the session state, and the badge when given.
     async fn set_session(
         &self,
-        app: &str,
-        user: &str,
-        device: &str,
+        key: &DeviceKey,
         state: SessionState,
         badge: Option<i64>,
     ) -> StoreResult<Device>;
     /// Ends the session (`logged_out`); with `unbind` the token is removed too.
-    async fn logout(&self, app: &str, user: &str, device: &str, unbind: bool) -> StoreResult<Device>;
+    async fn logout(&self, key: &DeviceKey, unbind: bool) -> StoreResult<Device>;
     /// How many devices of the app have a token bound, per vendor.
     async fn count_bound_devices(&self, app: &str) -> StoreResult<Vec<(Vendor, i64)>>;
 }
@@ -259,19 +249,13 @@ pub trait MessageStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<(i64, Message)>>;
     /// Records that a device received everything up to `seq`.
-    async fn ack(&self, app: &str, user: &str, device: &str, seq: i64) -> StoreResult<()>;
+    async fn ack(&self, key: &DeviceKey, seq: i64) -> StoreResult<()>;
     /// The last sequence number a device acknowledged.
-    async fn acked(&self, app: &str, user: &str, device: &str) -> StoreResult<i64>;
+    async fn acked(&self, key: &DeviceKey) -> StoreResult<i64>;
     /// Delivery records of a message.
     async fn message_deliveries(&self, app: &str, message: &str) -> StoreResult<Vec<DeliveryRecord>>;
     /// The latest delivery records of a device, newest first.
-    async fn device_deliveries(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        limit: u32,
-    ) -> StoreResult<Vec<DeliveryRecord>>;
+    async fn device_deliveries(&self, key: &DeviceKey, limit: u32) -> StoreResult<Vec<DeliveryRecord>>;
     /// Delivery counts per vendor and state.
     async fn delivery_counts(&self, app: &str) -> StoreResult<Vec<(Vendor, DeliveryState, i64)>>;
 }

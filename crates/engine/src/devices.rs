@@ -125,7 +125,7 @@ impl Devices {
         };
         let bound = self
             .store
-            .bind_token(&key.app, &key.user, &key.device, &binding)
+            .bind_token(&key, &binding)
             .await?;
         tracing::info!(app = %key.app, user = %key.user, device = %key.device, vendor = %cert.vendor, "Push token bound.");
         Ok(bound)
@@ -152,7 +152,7 @@ impl Devices {
 
     /// Forgets the device's push token.
     pub async fn unbind_token(&self, key: &DeviceKey) -> Result<Device, ServiceError> {
-        Ok(self.store.unbind_token(&key.app, &key.user, &key.device).await?)
+        Ok(self.store.unbind_token(&key).await?)
     }
 
     /// The app went to the background: pushes start, the icon shows `unread` (0 or more).
@@ -174,7 +174,7 @@ impl Devices {
         state: SessionState,
         badge: i64,
     ) -> Result<Device, ServiceError> {
-        let current = self.store.get_device(&key.app, &key.user, &key.device).await?;
+        let current = self.store.get_device(&key).await?;
         // A logged-out or kicked device must log in again (bind its token or connect) before
         // its app state means anything.
         if current.state.is_ended() {
@@ -185,7 +185,7 @@ impl Devices {
         }
         Ok(self
             .store
-            .set_session(&key.app, &key.user, &key.device, state, Some(badge))
+            .set_session(&key, state, Some(badge))
             .await?)
     }
 
@@ -194,7 +194,7 @@ impl Devices {
     pub async fn logout(&self, key: &DeviceKey, unbind: bool) -> Result<Device, ServiceError> {
         let device = self
             .store
-            .logout(&key.app, &key.user, &key.device, unbind)
+            .logout(&key, unbind)
             .await?;
         self.hub.kick(key, "logged out");
         Ok(device)
@@ -205,7 +205,7 @@ impl Devices {
     pub async fn kick(&self, key: &DeviceKey, reason: &str) -> Result<Device, ServiceError> {
         let device = self
             .store
-            .set_session(&key.app, &key.user, &key.device, SessionState::Kicked, None)
+            .set_session(&key, SessionState::Kicked, None)
             .await?;
         self.hub.kick(key, reason);
         tracing::info!(app = %key.app, user = %key.user, device = %key.device, "Device kicked.");
@@ -229,7 +229,7 @@ impl Devices {
     ) -> Result<LiveSession, ServiceError> {
         let Admission { key } = admission;
         self.store
-            .open_session(&key.app, &key.user, &key.device, platform, SessionState::Online)
+            .open_session(&key, platform, SessionState::Online)
             .await?;
         let registration = self.hub.join(key.clone());
         metrics::gauge!("herald_live_sessions").increment(1.0);
@@ -243,19 +243,19 @@ impl Devices {
         let key = &session.key;
         if self.hub.leave(key, session.registration.id)
             && !kicked
-            && let Ok(current) = self.store.get_device(&key.app, &key.user, &key.device).await
+            && let Ok(current) = self.store.get_device(&key).await
             && !current.state.is_ended()
         {
             let _ = self
                 .store
-                .set_session(&key.app, &key.user, &key.device, SessionState::Offline, None)
+                .set_session(&key, SessionState::Offline, None)
                 .await;
         }
     }
 
     /// Records that the device has everything up to `seq`.
     pub async fn ack(&self, key: &DeviceKey, seq: i64) -> Result<(), ServiceError> {
-        Ok(self.store.ack(&key.app, &key.user, &key.device, seq).await?)
+        Ok(self.store.ack(&key, seq).await?)
     }
 
     /// Every inbox entry of the user after `after` (default: the device's last ack), oldest
@@ -265,7 +265,7 @@ impl Devices {
             Some(after) => after,
             None => self
                 .store
-                .acked(&key.app, &key.user, &key.device)
+                .acked(&key)
                 .await
                 .unwrap_or(0),
         };

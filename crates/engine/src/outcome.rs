@@ -95,7 +95,7 @@ fn judge_outcome(job: &PushJob, outcome: &Outcome, at: Attempted) -> JobResult {
             )
         },
         Outcome::InvalidToken { reason } => JobResult {
-            unbind: Some((job.app_id.clone(), job.user_id.clone(), job.device_id.clone())),
+            unbind: Some(job.device_key()),
             ..finished(
                 job,
                 DeliveryState::InvalidToken,
@@ -259,7 +259,7 @@ mod tests {
             assert_eq!(got.attempt.latency_ms, 42, "{what}");
             let unbind = row
                 .unbinds
-                .then(|| ("a1".to_string(), "bob".to_string(), "pixel".to_string()));
+                .then(|| herald_core::DeviceKey::new("a1", "bob", "pixel"));
             assert_eq!(got.unbind, unbind, "{what}");
         }
     }

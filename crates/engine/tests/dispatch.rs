@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use herald_core::delivery::{AttemptOutcome, DeliveryRecord, DeliveryState};
 use herald_core::message::{Destination, MessageKind, PushInfo};
 use herald_core::store::{Binding, ProfileUpdate};
+use herald_core::DeviceKey;
 use herald_core::{
     Adapter, AdapterError, CertificateDefaults, ClickAction, NewCertificate, Notification, Outcome, Platform,
     Secret, Store, Target, Vendor, now_millis,
@@ -186,7 +187,7 @@ impl Setup {
 
     /// The token bound to bob's phone now.
     async fn bound_token(&self) -> Option<String> {
-        let device = self.store.get_device(APP, "bob", "pixel").await.expect("device");
+        let device = self.store.get_device(&DeviceKey::new(APP, "bob", "pixel")).await.expect("device");
         device.binding.map(|b| b.token)
     }
 }
@@ -195,9 +196,7 @@ impl Setup {
 async fn bind_phone(store: &dyn Store, certificate_id: i64) {
     store
         .bind_token(
-            APP,
-            "bob",
-            "pixel",
+            &DeviceKey::new(APP, "bob", "pixel"),
             &Binding {
                 platform: Platform::Android,
                 certificate_id,

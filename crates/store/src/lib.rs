@@ -1,10 +1,13 @@
 //! Herald's persistence: the `herald_core::store` traits implemented on SQLite (the embedded
-//! default: one file, WAL) and, for the scale-out mode, PostgreSQL. Both backends keep the same
-//! file names under `src/<backend>/`, and the same conformance suite runs on both.
+//! default: one file, WAL) and, for the scale-out mode, PostgreSQL. The roles whose SQL is the
+//! same on both are written once in `src/portable/` and compiled into each backend;
+//! `src/<backend>/` holds only what that database does its own way. The same conformance suite
+//! runs on both.
 
 pub mod jetstream;
 pub mod postgres;
 mod seal;
+mod sql;
 pub mod sqlite;
 
 pub use seal::{MASTER_KEY_LEN, Sealer};

@@ -11,8 +11,8 @@ use herald_core::message::{Destination, Message, MessageKind, PushInfo};
 use herald_core::routing::{Decision, Reason};
 use herald_core::store::{Binding, ProfileUpdate, StoreResult};
 use herald_core::{
-    CertificateDefaults, ClickAction, NewCertificate, Platform, PushSettings, Secret, SessionState, Store,
-    StoreError, Vendor, now_millis,
+    CertificateDefaults, ClickAction, DeviceKey, NewCertificate, Platform, PushSettings, Secret,
+    SessionState, Store, StoreError, Vendor, now_millis,
 };
 use herald_store::Sealer;
 use herald_store::postgres::{PgStore, create_database};
@@ -324,7 +324,10 @@ async fn check_apps(store: Arc<dyn Store>) {
         .await
         .expect("certificate");
     store
-        .bind_token("app_b", "u1", "d1", &binding(cert.id, Vendor::Fcm, "tok-1"))
+        .bind_token(
+            &DeviceKey::new("app_b", "u1", "d1"),
+            &binding(cert.id, Vendor::Fcm, "tok-1"),
+        )
         .await
         .expect("bind");
     store
@@ -473,17 +476,23 @@ async fn check_certificates(store: Arc<dyn Store>) {
 
     // Deleting a certificate unbinds its devices and leaves others alone.
     store
-        .bind_token("a1", "u1", "d1", &binding(created.id, Vendor::Xiaomi, "mi-token"))
+        .bind_token(
+            &DeviceKey::new("a1", "u1", "d1"),
+            &binding(created.id, Vendor::Xiaomi, "mi-token"),
+        )
         .await
         .expect("bind");
     store
-        .bind_token("a1", "u1", "d2", &binding(second.id, Vendor::Apns, "apns-token"))
+        .bind_token(
+            &DeviceKey::new("a1", "u1", "d2"),
+            &binding(second.id, Vendor::Apns, "apns-token"),
+        )
         .await
         .expect("bind");
     store.delete_certificate("a1", created.id).await.expect("delete");
     assert!(
         store
-            .get_device("a1", "u1", "d1")
+            .get_device(&DeviceKey::new("a1", "u1", "d1"))
             .await
             .expect("device")
             .binding
@@ -491,7 +500,7 @@ async fn check_certificates(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .get_device("a1", "u1", "d2")
+            .get_device(&DeviceKey::new("a1", "u1", "d2"))
             .await
             .expect("device")
             .binding
@@ -612,7 +621,10 @@ async fn check_devices(store: Arc<dyn Store>) {
 
     // Binding creates the user and the device.
     let d1 = store
-        .bind_token("a1", "alice", "phone", &binding(fcm.id, Vendor::Fcm, "T1"))
+        .bind_token(
+            &DeviceKey::new("a1", "alice", "phone"),
+            &binding(fcm.id, Vendor::Fcm, "T1"),
+        )
         .await
         .expect("bind");
     assert_eq!(d1.state, SessionState::Offline);
@@ -627,17 +639,23 @@ async fn check_devices(store: Arc<dyn Store>) {
 
     // The token moves to the next device that binds it, in the same app only.
     store
-        .bind_token("a2", "alice", "phone", &binding(other.id, Vendor::Fcm, "T1"))
+        .bind_token(
+            &DeviceKey::new("a2", "alice", "phone"),
+            &binding(other.id, Vendor::Fcm, "T1"),
+        )
         .await
         .expect("bind in a2");
     let moved = store
-        .bind_token("a1", "bob", "Tablet", &binding(fcm.id, Vendor::Fcm, "T1"))
+        .bind_token(
+            &DeviceKey::new("a1", "bob", "Tablet"),
+            &binding(fcm.id, Vendor::Fcm, "T1"),
+        )
         .await
         .expect("move");
     assert_eq!(moved.binding.map(|b| b.token).as_deref(), Some("T1"));
     assert!(
         store
-            .get_device("a1", "alice", "phone")
+            .get_device(&DeviceKey::new("a1", "alice", "phone"))
             .await
             .expect("old holder")
             .binding
@@ -645,7 +663,7 @@ async fn check_devices(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .get_device("a2", "alice", "phone")
+            .get_device(&DeviceKey::new("a2", "alice", "phone"))
             .await
             .expect("other app")
             .binding
@@ -653,14 +671,21 @@ async fn check_devices(store: Arc<dyn Store>) {
     );
     // Rebinding the same token to the same device keeps it.
     let again = store
-        .bind_token("a1", "bob", "Tablet", &binding(hw.id, Vendor::Huawei, "T1"))
+        .bind_token(
+            &DeviceKey::new("a1", "bob", "Tablet"),
+            &binding(hw.id, Vendor::Huawei, "T1"),
+        )
         .await
         .expect("rebind");
     assert_eq!(again.binding.map(|b| b.vendor), Some(Vendor::Huawei));
 
     // Sessions.
     let opened = store
-        .open_session("a1", "alice", "laptop", Platform::Web, SessionState::Online)
+        .open_session(
+            &DeviceKey::new("a1", "alice", "laptop"),
+            Platform::Web,
+            SessionState::Online,
+        )
         .await
         .expect("open");
     assert_eq!(
@@ -669,25 +694,37 @@ async fn check_devices(store: Arc<dyn Store>) {
     );
     assert!(opened.binding.is_none());
     let session = store
-        .open_session("a1", "carol", "phone", Platform::Ios, SessionState::Background)
+        .open_session(
+            &DeviceKey::new("a1", "carol", "phone"),
+            Platform::Ios,
+            SessionState::Background,
+        )
         .await
         .expect("open creates the user");
     assert_eq!(session.state, SessionState::Background);
     store.get_user("a1", "carol").await.expect("user created");
 
     let set = store
-        .set_session("a1", "alice", "laptop", SessionState::Background, Some(5))
+        .set_session(
+            &DeviceKey::new("a1", "alice", "laptop"),
+            SessionState::Background,
+            Some(5),
+        )
         .await
         .expect("set");
     assert_eq!((set.state, set.badge), (SessionState::Background, 5));
     let set = store
-        .set_session("a1", "alice", "laptop", SessionState::Online, None)
+        .set_session(
+            &DeviceKey::new("a1", "alice", "laptop"),
+            SessionState::Online,
+            None,
+        )
         .await
         .expect("set");
     assert_eq!((set.state, set.badge), (SessionState::Online, 5));
     assert_not_found(
         store
-            .set_session("a1", "alice", "nope", SessionState::Online, None)
+            .set_session(&DeviceKey::new("a1", "alice", "nope"), SessionState::Online, None)
             .await,
         "device",
         "nope",
@@ -695,43 +732,78 @@ async fn check_devices(store: Arc<dyn Store>) {
 
     // Logging out keeps the token unless asked; a logged-out device binding again is offline.
     store
-        .bind_token("a1", "alice", "phone", &binding(fcm.id, Vendor::Fcm, "T2"))
+        .bind_token(
+            &DeviceKey::new("a1", "alice", "phone"),
+            &binding(fcm.id, Vendor::Fcm, "T2"),
+        )
         .await
         .expect("bind T2");
-    let out = store.logout("a1", "alice", "phone", false).await.expect("logout");
+    let out = store
+        .logout(&DeviceKey::new("a1", "alice", "phone"), false)
+        .await
+        .expect("logout");
     assert_eq!(out.state, SessionState::LoggedOut);
     assert!(out.binding.is_some());
     let back = store
-        .bind_token("a1", "alice", "phone", &binding(fcm.id, Vendor::Fcm, "T2"))
+        .bind_token(
+            &DeviceKey::new("a1", "alice", "phone"),
+            &binding(fcm.id, Vendor::Fcm, "T2"),
+        )
         .await
         .expect("bind after logout");
     assert_eq!(back.state, SessionState::Offline);
     let kicked = store
-        .set_session("a1", "alice", "laptop", SessionState::Kicked, None)
+        .set_session(
+            &DeviceKey::new("a1", "alice", "laptop"),
+            SessionState::Kicked,
+            None,
+        )
         .await
         .expect("kick");
     assert_eq!(kicked.state, SessionState::Kicked);
     let out = store
-        .logout("a1", "alice", "phone", true)
+        .logout(&DeviceKey::new("a1", "alice", "phone"), true)
         .await
         .expect("logout+unbind");
     assert!(out.binding.is_none());
-    assert_not_found(store.logout("a1", "alice", "nope", true).await, "device", "nope");
+    assert_not_found(
+        store.logout(&DeviceKey::new("a1", "alice", "nope"), true).await,
+        "device",
+        "nope",
+    );
 
     store
-        .bind_token("a1", "alice", "phone", &binding(fcm.id, Vendor::Fcm, "T3"))
+        .bind_token(
+            &DeviceKey::new("a1", "alice", "phone"),
+            &binding(fcm.id, Vendor::Fcm, "T3"),
+        )
         .await
         .expect("bind T3");
-    let unbound = store.unbind_token("a1", "alice", "phone").await.expect("unbind");
+    let unbound = store
+        .unbind_token(&DeviceKey::new("a1", "alice", "phone"))
+        .await
+        .expect("unbind");
     assert!(unbound.binding.is_none());
     assert_eq!(unbound.state, SessionState::Offline);
-    assert_not_found(store.unbind_token("a1", "alice", "nope").await, "device", "nope");
-    assert_not_found(store.get_device("a1", "alice", "nope").await, "device", "nope");
+    assert_not_found(
+        store.unbind_token(&DeviceKey::new("a1", "alice", "nope")).await,
+        "device",
+        "nope",
+    );
+    assert_not_found(
+        store.get_device(&DeviceKey::new("a1", "alice", "nope")).await,
+        "device",
+        "nope",
+    );
 
     // Lists come in byte order of the device id.
     for device in ["b-2", "B1", "_x", "a.1"] {
         store
-            .open_session("a1", "dave", device, Platform::Android, SessionState::Offline)
+            .open_session(
+                &DeviceKey::new("a1", "dave", device),
+                Platform::Android,
+                SessionState::Offline,
+            )
             .await
             .expect("open");
     }
@@ -752,11 +824,17 @@ async fn check_devices(store: Arc<dyn Store>) {
     );
 
     store
-        .bind_token("a1", "dave", "B1", &binding(fcm.id, Vendor::Fcm, "T4"))
+        .bind_token(
+            &DeviceKey::new("a1", "dave", "B1"),
+            &binding(fcm.id, Vendor::Fcm, "T4"),
+        )
         .await
         .expect("bind");
     store
-        .bind_token("a1", "dave", "_x", &binding(fcm.id, Vendor::Fcm, "T5"))
+        .bind_token(
+            &DeviceKey::new("a1", "dave", "_x"),
+            &binding(fcm.id, Vendor::Fcm, "T5"),
+        )
         .await
         .expect("bind");
     assert_eq!(
@@ -776,9 +854,7 @@ async fn check_devices(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             store
                 .bind_token(
-                    "a1",
-                    "erin",
-                    &format!("d{i}"),
+                    &DeviceKey::new("a1", "erin", &format!("d{i}")),
                     &binding(cert, Vendor::Fcm, "RACE"),
                 )
                 .await
@@ -892,9 +968,7 @@ async fn check_messages(store: Arc<dyn Store>) {
             async move {
                 store
                     .bind_token(
-                        "a1",
-                        user,
-                        "phone",
+                        &DeviceKey::new("a1", user, "phone"),
                         &binding(fcm.id, Vendor::Fcm, &format!("fcm-{i}")),
                     )
                     .await
@@ -902,9 +976,7 @@ async fn check_messages(store: Arc<dyn Store>) {
                 if i % 3 == 0 {
                     store
                         .bind_token(
-                            "a1",
-                            user,
-                            "tablet",
+                            &DeviceKey::new("a1", user, "tablet"),
                             &binding(apns.id, Vendor::Apns, &format!("apns-{i}")),
                         )
                         .await
@@ -1014,21 +1086,48 @@ async fn check_messages(store: Arc<dyn Store>) {
             .is_empty()
     );
 
-    assert_eq!(store.acked("a1", "user00001", "phone").await.expect("acked"), 0);
-    store.ack("a1", "user00001", "phone", 2).await.expect("ack");
-    store.ack("a1", "user00001", "phone", 1).await.expect("ack lower");
-    assert_eq!(store.acked("a1", "user00001", "phone").await.expect("acked"), 2);
+    assert_eq!(
+        store
+            .acked(&DeviceKey::new("a1", "user00001", "phone"))
+            .await
+            .expect("acked"),
+        0
+    );
     store
-        .ack("a1", "user00001", "nope", 5)
+        .ack(&DeviceKey::new("a1", "user00001", "phone"), 2)
+        .await
+        .expect("ack");
+    store
+        .ack(&DeviceKey::new("a1", "user00001", "phone"), 1)
+        .await
+        .expect("ack lower");
+    assert_eq!(
+        store
+            .acked(&DeviceKey::new("a1", "user00001", "phone"))
+            .await
+            .expect("acked"),
+        2
+    );
+    store
+        .ack(&DeviceKey::new("a1", "user00001", "nope"), 5)
         .await
         .expect("ack unknown device");
-    assert_eq!(store.acked("a1", "user00001", "nope").await.expect("acked"), 0);
+    assert_eq!(
+        store
+            .acked(&DeviceKey::new("a1", "user00001", "nope"))
+            .await
+            .expect("acked"),
+        0
+    );
 
     // Badges: two pushes each.
-    let phone = store.get_device("a1", "user00000", "phone").await.expect("phone");
+    let phone = store
+        .get_device(&DeviceKey::new("a1", "user00000", "phone"))
+        .await
+        .expect("phone");
     assert_eq!(phone.badge, 2);
     let tablet = store
-        .get_device("a1", "user00000", "tablet")
+        .get_device(&DeviceKey::new("a1", "user00000", "tablet"))
         .await
         .expect("tablet");
     assert_eq!(tablet.badge, 0);
@@ -1081,13 +1180,13 @@ async fn check_messages(store: Arc<dyn Store>) {
     );
 
     let latest = store
-        .device_deliveries("a1", "user00000", "phone", 1)
+        .device_deliveries(&DeviceKey::new("a1", "user00000", "phone"), 1)
         .await
         .expect("device deliveries");
     assert_eq!(latest.len(), 1);
     assert_eq!(latest[0].message_id, "m2");
     let both = store
-        .device_deliveries("a1", "user00000", "phone", 10)
+        .device_deliveries(&DeviceKey::new("a1", "user00000", "phone"), 10)
         .await
         .expect("device deliveries");
     assert_eq!(
@@ -1127,9 +1226,7 @@ async fn check_small_commits_side_by_side(store: Arc<dyn Store>) {
     for (i, user) in users.iter().enumerate() {
         store
             .bind_token(
-                "a1",
-                user,
-                "phone",
+                &DeviceKey::new("a1", user, "phone"),
                 &binding(fcm.id, Vendor::Fcm, &format!("t{i}")),
             )
             .await
@@ -1190,7 +1287,7 @@ async fn check_small_commits_side_by_side(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .get_device("a1", "u00", "phone")
+            .get_device(&DeviceKey::new("a1", "u00", "phone"))
             .await
             .expect("device")
             .badge,
@@ -1223,7 +1320,10 @@ async fn three_jobs(store: &dyn Store, app: &str) -> (i64, Vec<PushJob>) {
     for user in ["u1", "u2", "u3"] {
         let token = format!("{app}-{user}-token");
         store
-            .bind_token(app, user, "d", &binding(cert.id, Vendor::Huawei, &token))
+            .bind_token(
+                &DeviceKey::new(app, user, "d"),
+                &binding(cert.id, Vendor::Huawei, &token),
+            )
             .await
             .expect("bind");
         plans.push(push_plan(user, "d", cert.id, Vendor::Huawei, &token));
@@ -1276,7 +1376,10 @@ async fn check_jobs(store: Arc<dyn Store>) {
     };
     // u3's device was bound again meanwhile, so its token stays; u2's is unbound below.
     store
-        .bind_token("a1", "u3", "d", &binding(cert, Vendor::Huawei, "fresh-token"))
+        .bind_token(
+            &DeviceKey::new("a1", "u3", "d"),
+            &binding(cert, Vendor::Huawei, "fresh-token"),
+        )
         .await
         .expect("rebind");
     store
@@ -1287,7 +1390,7 @@ async fn check_jobs(store: Arc<dyn Store>) {
             },
             accepted,
             JobResult {
-                unbind: Some(("a1".into(), "u3".into(), "d".into())),
+                unbind: Some(DeviceKey::new("a1", "u3", "d")),
                 ..result(
                     j3,
                     DeliveryState::InvalidToken,
@@ -1325,7 +1428,7 @@ async fn check_jobs(store: Arc<dyn Store>) {
     assert_eq!(r3.state, DeliveryState::InvalidToken);
     assert_eq!(
         store
-            .get_device("a1", "u3", "d")
+            .get_device(&DeviceKey::new("a1", "u3", "d"))
             .await
             .expect("u3")
             .binding
@@ -1352,7 +1455,7 @@ async fn check_jobs(store: Arc<dyn Store>) {
     store
         .complete_jobs(&[
             JobResult {
-                unbind: Some(("a1".into(), "u2".into(), "d".into())),
+                unbind: Some(DeviceKey::new("a1", "u2", "d")),
                 ..result(
                     again[0].id,
                     DeliveryState::InvalidToken,
@@ -1374,7 +1477,7 @@ async fn check_jobs(store: Arc<dyn Store>) {
         .expect("complete");
     assert!(
         store
-            .get_device("a1", "u2", "d")
+            .get_device(&DeviceKey::new("a1", "u2", "d"))
             .await
             .expect("u2")
             .binding
@@ -1436,7 +1539,10 @@ async fn check_leased_commit(store: Arc<dyn Store>) {
     for user in ["u1", "u2"] {
         let token = format!("{user}-token");
         store
-            .bind_token("a1", user, "d", &binding(cert.id, Vendor::Xiaomi, &token))
+            .bind_token(
+                &DeviceKey::new("a1", user, "d"),
+                &binding(cert.id, Vendor::Xiaomi, &token),
+            )
             .await
             .expect("bind");
         plans.push(push_plan(user, "d", cert.id, Vendor::Xiaomi, &token));
@@ -1516,7 +1622,10 @@ async fn check_concurrent_claims(store: Arc<dyn Store>) {
         let user = format!("u{i:03}");
         let token = format!("t{i}");
         store
-            .bind_token("a1", &user, "d", &binding(cert.id, Vendor::Fcm, &token))
+            .bind_token(
+                &DeviceKey::new("a1", &user, "d"),
+                &binding(cert.id, Vendor::Fcm, &token),
+            )
             .await
             .expect("bind");
         plans.push(push_plan(&user, "d", cert.id, Vendor::Fcm, &token));
@@ -1651,7 +1760,7 @@ async fn postgres_commit_message_scales_to_100k_recipients() {
         .collect();
     assert_eq!(seqs.iter().map(|(s, _)| *s).collect::<Vec<_>>(), vec![1, 2]);
     let device = store
-        .get_device("a1", "user050000", "phone")
+        .get_device(&DeviceKey::new("a1", "user050000", "phone"))
         .await
         .expect("device");
     assert_eq!(device.badge, 2);

@@ -15,7 +15,7 @@ use herald_core::message::{Destination, Message, MessageKind, PushInfo};
 use herald_core::routing::{Decision, Reason};
 use herald_core::store::{Binding, JobQueue, MessageStore};
 use herald_core::{
-    CertificateDefaults, ClickAction, NewCertificate, Platform, Secret, Store, Vendor, now_millis,
+    CertificateDefaults, ClickAction, DeviceKey, NewCertificate, Platform, Secret, Store, Vendor, now_millis,
 };
 use herald_store::Sealer;
 use herald_store::jetstream::queue::JetStreamQueue;
@@ -193,9 +193,7 @@ async fn seed(store: &dyn Store, message_id: &str, n: usize) -> i64 {
         let token = token(&user);
         store
             .bind_token(
-                APP,
-                &user,
-                "phone",
+                &DeviceKey::new(APP, &user, "phone"),
                 &Binding {
                     platform: Platform::Android,
                     certificate_id: cert.id,

@@ -314,7 +314,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 vendor: *vendor,
                 token,
             };
-            store.bind_token(app_id, user, "phone", &binding).await
+            store
+                .bind_token(&herald_core::DeviceKey::new(app_id, user, "phone"), &binding)
+                .await
         }
     }));
     // A few binds at once: the PostgreSQL store takes them in parallel, SQLite queues them.

@@ -211,12 +211,15 @@ pub async fn device_deliveries(
     ApiQuery(limit): ApiQuery<Limit>,
 ) -> ApiResult<ApiJson<Vec<DeliveryRecord>>> {
     let (_, user, device) = path;
-    state.store.get_device(&access.app, &user, &device).await?;
+    state
+        .store
+        .get_device(&herald_core::DeviceKey::new(&access.app, &user, &device))
+        .await?;
     let limit = limit.limit.unwrap_or(50).clamp(1, 500);
     Ok(ApiJson(
         state
             .store
-            .device_deliveries(&access.app, &user, &device, limit)
+            .device_deliveries(&herald_core::DeviceKey::new(&access.app, &user, &device), limit)
             .await?,
     ))
 }

@@ -100,7 +100,11 @@ pub async fn push_test(
     step(&mut steps, "push settings".into(), settings.enabled, detail);
 
     let devices: Vec<Device> = match &body.device {
-        Some(device) => vec![store.get_device(app, &body.user, device).await?],
+        Some(device) => vec![
+            store
+                .get_device(&herald_core::DeviceKey::new(app, &body.user, device))
+                .await?,
+        ],
         None => store.list_devices(app, &body.user).await?,
     };
     step(
@@ -126,7 +130,9 @@ pub async fn push_test(
                 device.platform.as_str()
             ),
         );
-        let history = store.device_deliveries(app, &body.user, &d, 5).await?;
+        let history = store
+            .device_deliveries(&herald_core::DeviceKey::new(app, &body.user, &d), 5)
+            .await?;
         if let Some(last) = history.first() {
             step(
                 &mut steps,

@@ -13,7 +13,7 @@
 //! or redelivered too often) are copied to the dead-letter stream.
 
 use crate::postgres::PgStore;
-use crate::postgres::jobs::{JOB_COLUMNS, job_from_row};
+use crate::postgres::portable::deliveries::{JOB_COLUMNS, job_from_row};
 use async_nats::jetstream::{self, consumer, stream};
 use async_trait::async_trait;
 use futures::StreamExt;

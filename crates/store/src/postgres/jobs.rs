@@ -3,41 +3,15 @@
 //! makes the job claimable again. Claims skip rows another claim has locked, so nodes claiming
 //! at once never take the same job and never wait for each other.
 
-use super::{PgStore, backend, to_json};
+use super::PgStore;
+use super::portable::deliveries::{JOB_COLUMNS, job_from_row};
+use crate::sql::{backend, to_json};
 use async_trait::async_trait;
 use herald_core::delivery::{Attempt, JobResult, PushJob};
+use herald_core::now_millis;
 use herald_core::store::{JobQueue, StoreResult};
-use herald_core::{StoreError, Vendor, now_millis};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 use std::collections::BTreeMap;
-
-/// The columns `job_from_row` reads.
-pub(crate) const JOB_COLUMNS: &str = "id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, \
-     badge, sound, attempts, expires_at, created_at";
-
-/// A push job from a delivery row selected with `JOB_COLUMNS`.
-pub(crate) fn job_from_row(row: &PgRow) -> StoreResult<PushJob> {
-    let vendor: String = row.try_get("vendor").map_err(backend)?;
-    let attempts: i64 = row.try_get("attempts").map_err(backend)?;
-    Ok(PushJob {
-        id: row.try_get("id").map_err(backend)?,
-        app_id: row.try_get("app_id").map_err(backend)?,
-        message_id: row.try_get("message_id").map_err(backend)?,
-        user_id: row.try_get("user_id").map_err(backend)?,
-        device_id: row.try_get("device_id").map_err(backend)?,
-        certificate_id: row.try_get("certificate_id").map_err(backend)?,
-        vendor: vendor
-            .parse::<Vendor>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        token: row.try_get("token").map_err(backend)?,
-        badge: row.try_get("badge").map_err(backend)?,
-        sound: row.try_get("sound").map_err(backend)?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        expires_at: row.try_get("expires_at").map_err(backend)?,
-        created_at: row.try_get("created_at").map_err(backend)?,
-    })
-}
 
 /// The results of one job folded together: a batch may hold several attempts at one job, and
 /// they apply in order, as separate updates would.
@@ -81,7 +55,7 @@ impl PgStore {
         let logs: Vec<String> = folded.values().map(|j| to_json(&j.attempts)).collect();
 
         let now = now_millis();
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("SELECT 1 FROM deliveries WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE")
             .bind(&ids)
             .execute(&mut *tx)
@@ -115,7 +89,7 @@ impl PgStore {
             .filter_map(|r| {
                 r.unbind
                     .as_ref()
-                    .map(|(app, user, device)| (app.as_str(), user.as_str(), device.as_str(), r.id))
+                    .map(|d| (d.app.as_str(), d.user.as_str(), d.device.as_str(), r.id))
             })
             .collect();
         if !unbinds.is_empty() {

@@ -2,20 +2,31 @@
 //! several rows run in one transaction; rows that concurrent writers both change are locked in
 //! one fixed order (users by id, devices by user and device id, jobs by id), so parallel group
 //! sends queue behind each other instead of deadlocking.
+//!
+//! The roles whose SQL both databases share are in `src/portable/`, compiled here against
+//! [`PgStore`]; this folder holds what is PostgreSQL's own: the pool and database setup
+//! (here), `dialect.rs` (row locks, array statements), the message commit (`commit.rs`),
+//! `recipients.rs` and the job queue (`jobs.rs`).
 
-mod apps;
-mod certificates;
-mod devices;
-mod groups;
-pub(crate) mod jobs;
-mod messages;
-mod meta;
-mod users;
+mod commit;
+mod dialect;
+mod jobs;
+#[path = "../portable/mod.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+pub(crate) mod portable;
+mod recipients;
 
 use crate::Sealer;
+use crate::sql::backend;
 use herald_core::StoreError;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgPool, Postgres, Transaction};
+
+/// The store the portable roles (`src/portable/`) are compiled for here.
+type Backend = PgStore;
+/// The database the portable roles' statements run on here.
+type Db = Postgres;
 
 /// Herald's store on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -36,8 +47,14 @@ impl PgStore {
     }
 
     /// A transaction (read committed: row locks, not a database-wide lock, keep writers apart).
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
+    pub(crate) async fn write(&self) -> Result<Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(backend)
+    }
+
+    /// A connection for one statement that is a transaction by itself. Writers need no queue
+    /// here: PostgreSQL lets them run side by side.
+    async fn writer(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(backend)
     }
 }
 
@@ -100,33 +117,6 @@ fn with_database(url: &str, name: &str) -> Option<String> {
 
 fn configuration(message: String) -> crate::OpenError {
     crate::OpenError::Database(sqlx::Error::Configuration(message.into()))
-}
-
-/// Wraps a database failure.
-pub(crate) fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::Backend(Box::new(error))
-}
-
-/// Maps a unique-constraint violation to `Conflict`, anything else to `Backend`.
-pub(crate) fn conflict_or_backend(
-    entity: &'static str,
-    message: String,
-) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |error| match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { entity, message },
-        _ => backend(error),
-    }
-}
-
-/// Decodes a JSON text column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-/// Encodes a value for a JSON text column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // Serialising plain data structs to a string cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -2,22 +2,27 @@
 //! them (`in_flight` until `lease_until`), and a lease that runs out (the dispatcher died) makes
 //! the job claimable again, so a crash at any point loses no job.
 
-use super::{SqliteStore, backend, to_json};
+use super::SqliteStore;
+use super::portable::deliveries::{JOB_COLUMNS, job_from_row};
+use crate::sql::{backend, to_json};
 use async_trait::async_trait;
 use herald_core::delivery::{JobResult, PushJob};
+use herald_core::now_millis;
 use herald_core::store::{JobQueue, StoreResult};
-use herald_core::{StoreError, Vendor, now_millis};
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use std::sync::LazyLock;
 
 /// Leases due jobs. SQLite uses a partial index only when the query repeats the index's own
 /// condition (`state IN ('queued', 'in_flight')`); `state = 'queued'` alone does not count,
 /// and without it every claim scanned the whole table.
-const CLAIM: &str = "UPDATE deliveries SET state = 'in_flight', lease_until = $1 + $2, updated_at = $1 \
-             WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' AND not_before <= $1 LIMIT $3) \
-                OR id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'in_flight' AND lease_until < $1 LIMIT $3) \
-             RETURNING id, app_id, message_id, user_id, device_id, certificate_id, vendor, token, badge, sound, attempts, \
-                       expires_at, created_at";
+static CLAIM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE deliveries SET state = 'in_flight', lease_until = $1 + $2, updated_at = $1 \
+         WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' AND not_before <= $1 LIMIT $3) \
+            OR id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'in_flight' AND lease_until < $1 LIMIT $3) \
+         RETURNING {JOB_COLUMNS}"
+    )
+});
 
 /// Records the outcomes of distinct jobs given as a JSON array ([`results_json`]) in one
 /// statement: per-row statements cost more than the updates themselves.
@@ -53,29 +58,6 @@ const NEXT_DUE: &str = "SELECT MIN(due) AS due FROM ( \
                SELECT MIN(not_before) AS due FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'queued' \
                UNION ALL SELECT MIN(lease_until) FROM deliveries WHERE state IN ('queued', 'in_flight') AND state = 'in_flight')";
 
-/// A push job from a delivery row with the columns `CLAIM` returns.
-fn job_from_row(r: &SqliteRow) -> StoreResult<PushJob> {
-    let vendor: String = r.try_get("vendor").map_err(backend)?;
-    let attempts: i64 = r.try_get("attempts").map_err(backend)?;
-    Ok(PushJob {
-        id: r.try_get("id").map_err(backend)?,
-        app_id: r.try_get("app_id").map_err(backend)?,
-        message_id: r.try_get("message_id").map_err(backend)?,
-        user_id: r.try_get("user_id").map_err(backend)?,
-        device_id: r.try_get("device_id").map_err(backend)?,
-        certificate_id: r.try_get("certificate_id").map_err(backend)?,
-        vendor: vendor
-            .parse::<Vendor>()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        token: r.try_get("token").map_err(backend)?,
-        badge: r.try_get("badge").map_err(backend)?,
-        sound: r.try_get("sound").map_err(backend)?,
-        attempts: u32::try_from(attempts).unwrap_or(0),
-        expires_at: r.try_get("expires_at").map_err(backend)?,
-        created_at: r.try_get("created_at").map_err(backend)?,
-    })
-}
-
 #[async_trait]
 impl JobQueue for SqliteStore {
     /// Two index range scans (the partial `deliveries_due` index holds only queued and
@@ -86,7 +68,7 @@ impl JobQueue for SqliteStore {
     async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>> {
         let now = now_millis();
         let mut conn = self.writer().await?;
-        let rows = sqlx::query(CLAIM)
+        let rows = sqlx::query(&CLAIM)
             .bind(now)
             .bind(lease_ms)
             .bind(i64::from(limit))
@@ -148,15 +130,15 @@ impl JobQueue for SqliteStore {
             }
         }
         for result in results {
-            if let Some((app, user, device)) = &result.unbind {
+            if let Some(device) = &result.unbind {
                 sqlx::query(
                     "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $5 \
                      WHERE app_id = $1 AND user_id = $2 AND device_id = $3 \
                        AND token = (SELECT token FROM deliveries WHERE id = $4)",
                 )
-                .bind(app)
-                .bind(user)
-                .bind(device)
+                .bind(&device.app)
+                .bind(&device.user)
+                .bind(&device.device)
                 .bind(result.id)
                 .bind(now)
                 .execute(&mut *tx)
@@ -189,7 +171,7 @@ mod tests {
         let store = SqliteStore::open(&url, crate::Sealer::new(&[1u8; 32]))
             .await
             .expect("store");
-        for sql in [CLAIM, NEXT_DUE] {
+        for sql in [CLAIM.as_str(), NEXT_DUE] {
             let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
                 .bind(0i64)
                 .bind(0i64)

@@ -1,23 +1,34 @@
 //! The embedded store: one SQLite file in WAL mode. Writes that touch several rows run in one
-//! `BEGIN IMMEDIATE` transaction, so they either all land or none does, and concurrent writers
-//! queue on the busy timeout instead of failing.
+//! `BEGIN IMMEDIATE` transaction, so they either all land or none does, and every write goes
+//! through one writing connection, its writers queued in arrival order in-process.
+//!
+//! The roles whose SQL both databases share are in `src/portable/`, compiled here against
+//! [`SqliteStore`]; this folder holds what is SQLite's own: the pool and the writers' queue
+//! (here), `dialect.rs`, the message commit (`commit.rs`) and its group commit
+//! (`group_commit.rs`), `recipients.rs`, the job queue (`jobs.rs`) and `checkpoint.rs`.
 
-mod apps;
-mod certificates;
 mod checkpoint;
-mod devices;
-mod groups;
+mod commit;
+mod dialect;
+mod group_commit;
 mod jobs;
-mod messages;
-mod meta;
-mod users;
+#[path = "../portable/mod.rs"]
+#[allow(clippy::duplicate_mod, reason = "compiled once per backend on purpose")]
+mod portable;
+mod recipients;
 
 use crate::Sealer;
+use crate::sql::backend;
 use herald_core::StoreError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+
+/// The store the portable roles (`src/portable/`) are compiled for here.
+type Backend = SqliteStore;
+/// The database the portable roles' statements run on here.
+type Db = Sqlite;
 
 /// Herald's store on SQLite.
 #[derive(Debug, Clone)]
@@ -31,7 +42,7 @@ pub struct SqliteStore {
     /// Queue of this process's writers (see [`SqliteStore::write`]).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// Small message commits waiting to be written together (group commit).
-    commits: std::sync::Arc<std::sync::Mutex<Vec<messages::PendingCommit>>>,
+    commits: std::sync::Arc<std::sync::Mutex<Vec<group_commit::PendingCommit>>>,
     /// Copies the write-ahead log into the database while commits go on.
     _checkpointer: std::sync::Arc<checkpoint::Checkpointer>,
 }
@@ -143,31 +154,4 @@ impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.tx
     }
-}
-
-/// Wraps a database failure.
-pub(crate) fn backend(error: sqlx::Error) -> StoreError {
-    StoreError::Backend(Box::new(error))
-}
-
-/// Maps a unique-constraint violation to `Conflict`, anything else to `Backend`.
-pub(crate) fn conflict_or_backend(
-    entity: &'static str,
-    message: String,
-) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |error| match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict { entity, message },
-        _ => backend(error),
-    }
-}
-
-/// Decodes a JSON text column.
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-}
-
-/// Encodes a value for a JSON text column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // Serialising plain data structs to a string cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
 }

@@ -1,14 +1,14 @@
 //! Groups and their members.
 
-use super::{PgStore, backend, conflict_or_backend};
+use super::{Backend, Connection, dialect};
+use crate::sql::{backend, conflict_or_backend};
 use async_trait::async_trait;
 use herald_core::store::{GroupStore, StoreResult};
 use herald_core::{Group, StoreError, now_millis};
 use sqlx::Row;
-use std::collections::HashSet;
 
-impl PgStore {
-    async fn fetch_group(conn: &mut sqlx::PgConnection, app: &str, id: &str) -> StoreResult<Group> {
+impl Backend {
+    async fn fetch_group(conn: &mut Connection, app: &str, id: &str) -> StoreResult<Group> {
         let row = sqlx::query("SELECT id, name, created_at FROM chat_groups WHERE app_id = $1 AND id = $2")
             .bind(app)
             .bind(id)
@@ -37,59 +37,25 @@ impl PgStore {
     }
 
     /// Checks that the group exists and keeps it from being deleted until the transaction ends.
-    async fn lock_group(conn: &mut sqlx::PgConnection, app: &str, id: &str) -> StoreResult<()> {
-        sqlx::query("SELECT 1 FROM chat_groups WHERE app_id = $1 AND id = $2 FOR KEY SHARE")
-            .bind(app)
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?
-            .ok_or_else(|| StoreError::not_found("group", id))?;
-        Ok(())
-    }
-
-    /// Adds members in two statements whatever their number. The existing ones are locked
-    /// against deletion first, so the first unknown id can be named, as it is on SQLite.
-    async fn insert_members(
-        conn: &mut sqlx::PgConnection,
-        app: &str,
-        id: &str,
-        members: &[String],
-    ) -> StoreResult<()> {
-        if members.is_empty() {
-            return Ok(());
-        }
-        let known = sqlx::query("SELECT id FROM users WHERE app_id = $1 AND id = ANY($2) FOR KEY SHARE")
-            .bind(app)
-            .bind(members)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(backend)?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<HashSet<String>, _>>()
-            .map_err(backend)?;
-        if let Some(unknown) = members.iter().find(|m| !known.contains(*m)) {
-            return Err(StoreError::not_found("user", unknown.as_str()));
-        }
-        sqlx::query(
-            "INSERT INTO group_members (app_id, group_id, user_id) \
-             SELECT $1, $2, u FROM UNNEST($3::text[]) AS u ON CONFLICT DO NOTHING",
-        )
+    async fn lock_group(conn: &mut Connection, app: &str, id: &str) -> StoreResult<()> {
+        let lock = dialect::KEY_SHARE;
+        sqlx::query(&format!(
+            "SELECT 1 FROM chat_groups WHERE app_id = $1 AND id = $2{lock}"
+        ))
         .bind(app)
         .bind(id)
-        .bind(members)
-        .execute(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await
-        .map_err(backend)?;
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::not_found("group", id))?;
         Ok(())
     }
 }
 
 #[async_trait]
-impl GroupStore for PgStore {
+impl GroupStore for Backend {
     async fn create_group(&self, app: &str, id: &str, name: &str, members: &[String]) -> StoreResult<Group> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("INSERT INTO chat_groups (app_id, id, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(app)
             .bind(id)
@@ -101,7 +67,7 @@ impl GroupStore for PgStore {
                 "group",
                 format!("a group `{id}` already exists in this app"),
             ))?;
-        Self::insert_members(&mut tx, app, id, members).await?;
+        dialect::insert_members(&mut tx, app, id, members).await?;
         let group = Self::fetch_group(&mut tx, app, id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(group)
@@ -127,7 +93,7 @@ impl GroupStore for PgStore {
         let done = sqlx::query("DELETE FROM chat_groups WHERE app_id = $1 AND id = $2")
             .bind(app)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         if done.rows_affected() == 0 {
@@ -137,16 +103,16 @@ impl GroupStore for PgStore {
     }
 
     async fn add_members(&self, app: &str, id: &str, members: &[String]) -> StoreResult<Group> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         Self::lock_group(&mut tx, app, id).await?;
-        Self::insert_members(&mut tx, app, id, members).await?;
+        dialect::insert_members(&mut tx, app, id, members).await?;
         let group = Self::fetch_group(&mut tx, app, id).await?;
         tx.commit().await.map_err(backend)?;
         Ok(group)
     }
 
     async fn remove_member(&self, app: &str, id: &str, user: &str) -> StoreResult<Group> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         Self::lock_group(&mut tx, app, id).await?;
         let done =
             sqlx::query("DELETE FROM group_members WHERE app_id = $1 AND group_id = $2 AND user_id = $3")

@@ -1,6 +1,7 @@
 //! Operator-level values kept in the `meta` table.
 
-use super::{SqliteStore, backend};
+use super::Backend;
+use crate::sql::backend;
 use async_trait::async_trait;
 use herald_core::store::{MetaStore, StoreResult};
 use sqlx::Row;
@@ -8,9 +9,10 @@ use sqlx::Row;
 const ADMIN_TOKEN_HASH: &str = "admin_token_sha256";
 const MASTER_KEY_CHECK: &str = "master_key_check";
 
-impl SqliteStore {
+impl Backend {
     /// Refuses a master key other than the one the database was first opened with (the first
-    /// opening records a check value sealed with it).
+    /// opening records a check value sealed with it). Runs while the store opens, before
+    /// anything else can write.
     pub(crate) async fn check_master_key(&self) -> Result<(), crate::OpenError> {
         sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(MASTER_KEY_CHECK)
@@ -31,7 +33,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl MetaStore for SqliteStore {
+impl MetaStore for Backend {
     async fn admin_token_hash(&self) -> StoreResult<Option<String>> {
         let row = sqlx::query("SELECT value FROM meta WHERE key = $1")
             .bind(ADMIN_TOKEN_HASH)

@@ -1,15 +1,15 @@
 //! Apps (tenants); deleting one cascades to everything it owns.
 
-use super::{PgStore, backend, conflict_or_backend};
+use super::{Backend, DbRow};
+use crate::sql::{backend, conflict_or_backend};
 use async_trait::async_trait;
 use herald_core::store::{AppStore, StoreResult};
 use herald_core::{App, Secret, StoreError, now_millis};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 const SECRET_LABEL: &str = "app_secret";
 
-fn app_from_row(row: &PgRow) -> Result<App, sqlx::Error> {
+fn app_from_row(row: &DbRow) -> Result<App, sqlx::Error> {
     Ok(App {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -18,7 +18,7 @@ fn app_from_row(row: &PgRow) -> Result<App, sqlx::Error> {
 }
 
 #[async_trait]
-impl AppStore for PgStore {
+impl AppStore for Backend {
     async fn create_app(&self, id: &str, name: &str, secret: &Secret<String>) -> StoreResult<App> {
         let sealed = self.sealer.seal(SECRET_LABEL, secret.expose().as_bytes());
         let row = sqlx::query(
@@ -29,7 +29,7 @@ impl AppStore for PgStore {
         .bind(name)
         .bind(sealed)
         .bind(now_millis())
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.writer().await?)
         .await
         .map_err(conflict_or_backend("app", format!("app `{id}` already exists")))?;
         app_from_row(&row).map_err(backend)
@@ -78,7 +78,7 @@ impl AppStore for PgStore {
         let done = sqlx::query("UPDATE apps SET secret = $1 WHERE id = $2")
             .bind(sealed)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         if done.rows_affected() == 0 {
@@ -88,7 +88,7 @@ impl AppStore for PgStore {
     }
 
     async fn delete_app(&self, id: &str) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         // Devices reference certificates without a cascade; clear them first.
         sqlx::query("DELETE FROM devices WHERE app_id = $1")
             .bind(id)

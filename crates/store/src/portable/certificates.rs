@@ -1,18 +1,18 @@
 //! Certificates: public fields as JSON text, secret fields sealed as one blob.
 
-use super::{PgStore, backend, conflict_or_backend, from_json, to_json};
+use super::{Backend, DbRow, dialect};
+use crate::sql::{backend, conflict_or_backend, from_json, to_json};
 use async_trait::async_trait;
 use herald_core::store::{CertificateStore, StoreResult};
 use herald_core::{Certificate, NewCertificate, Secret, StoreError, Vendor, now_millis};
 use serde_json::{Map, Value};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 const SECRET_LABEL: &str = "certificate_secrets";
 const COLUMNS: &str = "id, app_id, vendor, name, enabled, click_action, defaults, base_url, fields, \
                        secret_names, created_at, updated_at";
 
-fn certificate_from_row(row: &PgRow) -> StoreResult<Certificate> {
+fn certificate_from_row(row: &DbRow) -> StoreResult<Certificate> {
     let text = |column: &str| -> StoreResult<String> { row.try_get(column).map_err(backend) };
     let vendor: String = text("vendor")?;
     Ok(Certificate {
@@ -33,7 +33,7 @@ fn certificate_from_row(row: &PgRow) -> StoreResult<Certificate> {
     })
 }
 
-impl PgStore {
+impl Backend {
     fn seal_secrets(&self, cert: &NewCertificate) -> (Vec<u8>, String) {
         let secrets = cert.secrets.expose();
         let names: Vec<&String> = secrets.keys().collect();
@@ -49,7 +49,7 @@ fn name_taken(cert: &NewCertificate) -> String {
 }
 
 #[async_trait]
-impl CertificateStore for PgStore {
+impl CertificateStore for Backend {
     async fn create_certificate(&self, app: &str, cert: &NewCertificate) -> StoreResult<Certificate> {
         let (sealed, names) = self.seal_secrets(cert);
         let now = now_millis();
@@ -69,7 +69,7 @@ impl CertificateStore for PgStore {
         .bind(names)
         .bind(sealed)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.writer().await?)
         .await
         .map_err(conflict_or_backend("certificate_name", name_taken(cert)))?;
         certificate_from_row(&row)
@@ -153,7 +153,7 @@ impl CertificateStore for PgStore {
         .bind(names)
         .bind(sealed)
         .bind(now_millis())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.writer().await?)
         .await
         .map_err(conflict_or_backend("certificate_name", name_taken(cert)))?
         .ok_or_else(|| StoreError::not_found("certificate", id.to_string()))?;
@@ -161,15 +161,8 @@ impl CertificateStore for PgStore {
     }
 
     async fn delete_certificate(&self, app: &str, id: i64) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        // A device bound to the certificate meanwhile would block the delete: the lock makes
-        // concurrent binds wait, and then fail as they would after the delete.
-        sqlx::query("SELECT id FROM certificates WHERE app_id = $1 AND id = $2 FOR UPDATE")
-            .bind(app)
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let mut tx = self.write().await?;
+        dialect::lock_certificate(&mut tx, app, id).await?;
         sqlx::query(
             "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $3 \
              WHERE app_id = $1 AND certificate_id = $2",

@@ -1,24 +1,52 @@
 //! Devices: session state and push binding. A token lives on at most one device of an app
 //! (unique index); binding it elsewhere moves it in one transaction.
 
-use super::{PgStore, backend};
+use super::{Backend, Db, DbRow, dialect};
+use crate::sql::backend;
 use async_trait::async_trait;
 use herald_core::device::PushBinding;
 use herald_core::store::{Binding, DeviceStore, StoreResult};
-use herald_core::{Device, Platform, SessionState, StoreError, Vendor, now_millis};
+use herald_core::{Device, DeviceKey, Platform, SessionState, StoreError, Vendor, now_millis};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 pub(crate) const COLUMNS: &str =
     "app_id, user_id, device_id, platform, state, certificate_id, vendor, token, badge, updated_at";
 
-pub(crate) fn device_from_row(row: &PgRow) -> StoreResult<Device> {
+pub(crate) fn device_from_row(row: &DbRow) -> StoreResult<Device> {
     let text = |column: &str| -> StoreResult<String> { row.try_get(column).map_err(backend) };
+    device_from_columns(DeviceColumns {
+        app_id: text("app_id")?,
+        user_id: text("user_id")?,
+        device_id: text("device_id")?,
+        platform: text("platform")?,
+        state: text("state")?,
+        certificate_id: row.try_get("certificate_id").map_err(backend)?,
+        vendor: row.try_get("vendor").map_err(backend)?,
+        token: row.try_get("token").map_err(backend)?,
+        badge: row.try_get("badge").map_err(backend)?,
+        updated_at: row.try_get("updated_at").map_err(backend)?,
+    })
+}
+
+/// A device row's columns as stored, however they were read. The fields are in the order of
+/// [`COLUMNS`]: `recipients` reads them as a JSON array of those columns.
+#[derive(serde::Deserialize)]
+pub(crate) struct DeviceColumns {
+    pub app_id: String,
+    pub user_id: String,
+    pub device_id: String,
+    pub platform: String,
+    pub state: String,
+    pub certificate_id: Option<i64>,
+    pub vendor: Option<String>,
+    pub token: Option<String>,
+    pub badge: i64,
+    pub updated_at: i64,
+}
+
+pub(crate) fn device_from_columns(c: DeviceColumns) -> StoreResult<Device> {
     let corrupt = StoreError::Corrupt;
-    let certificate_id: Option<i64> = row.try_get("certificate_id").map_err(backend)?;
-    let vendor: Option<String> = row.try_get("vendor").map_err(backend)?;
-    let token: Option<String> = row.try_get("token").map_err(backend)?;
-    let binding = match (certificate_id, vendor, token) {
+    let binding = match (c.certificate_id, c.vendor, c.token) {
         (Some(certificate_id), Some(vendor), Some(token)) => Some(PushBinding {
             certificate_id,
             vendor: vendor
@@ -29,40 +57,40 @@ pub(crate) fn device_from_row(row: &PgRow) -> StoreResult<Device> {
         _ => None,
     };
     Ok(Device {
-        app_id: text("app_id")?,
-        user_id: text("user_id")?,
-        device_id: text("device_id")?,
-        platform: text("platform")?.parse().map_err(corrupt)?,
-        state: text("state")?.parse().map_err(corrupt)?,
+        app_id: c.app_id,
+        user_id: c.user_id,
+        device_id: c.device_id,
+        platform: c.platform.parse().map_err(corrupt)?,
+        state: c.state.parse().map_err(corrupt)?,
         binding,
-        badge: row.try_get("badge").map_err(backend)?,
-        updated_at: row.try_get("updated_at").map_err(backend)?,
+        badge: c.badge,
+        updated_at: c.updated_at,
     })
 }
 
-impl PgStore {
-    async fn fetch_device<'e, E>(executor: E, app: &str, user: &str, device: &str) -> StoreResult<Device>
+impl Backend {
+    async fn fetch_device<'e, E>(executor: E, key: &DeviceKey) -> StoreResult<Device>
     where
-        E: sqlx::Executor<'e, Database = sqlx::Postgres>,
+        E: sqlx::Executor<'e, Database = Db>,
     {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM devices WHERE app_id = $1 AND user_id = $2 AND device_id = $3"
         ))
-        .bind(app)
-        .bind(user)
-        .bind(device)
+        .bind(&key.app)
+        .bind(&key.user)
+        .bind(&key.device)
         .fetch_optional(executor)
         .await
         .map_err(backend)?
-        .ok_or_else(|| StoreError::not_found("device", device))?;
+        .ok_or_else(|| StoreError::not_found("device", key.device.as_str()))?;
         device_from_row(&row)
     }
 }
 
 #[async_trait]
-impl DeviceStore for PgStore {
-    async fn get_device(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {
-        Self::fetch_device(&self.pool, app, user, device).await
+impl DeviceStore for Backend {
+    async fn get_device(&self, key: &DeviceKey) -> StoreResult<Device> {
+        Self::fetch_device(&self.pool, key).await
     }
 
     async fn list_devices(&self, app: &str, user: &str) -> StoreResult<Vec<Device>> {
@@ -77,24 +105,11 @@ impl DeviceStore for PgStore {
         rows.iter().map(device_from_row).collect()
     }
 
-    async fn bind_token(
-        &self,
-        app: &str,
-        user: &str,
-        device: &str,
-        binding: &Binding<'_>,
-    ) -> StoreResult<Device> {
+    async fn bind_token(&self, key: &DeviceKey, binding: &Binding<'_>) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let now = now_millis();
-        let mut tx = self.begin().await?;
-        // Binds of one token queue here, before anything else is locked, so the move below
-        // always sees the latest holder (two binds of one token would otherwise both find no
-        // holder and clash on the unique index).
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || chr(31) || $2, 0))")
-            .bind(app)
-            .bind(binding.token)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        let mut tx = self.write().await?;
+        dialect::queue_binds_of_token(&mut tx, app, binding.token).await?;
         sqlx::query(
             "INSERT INTO users (app_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT (app_id, id) DO NOTHING",
         )
@@ -104,18 +119,7 @@ impl DeviceStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        // Both rows this changes are locked in the order group sends lock devices.
-        sqlx::query(
-            "SELECT 1 FROM devices WHERE app_id = $1 AND (token = $2 OR (user_id = $3 AND device_id = $4)) \
-             ORDER BY user_id, device_id FOR NO KEY UPDATE",
-        )
-        .bind(app)
-        .bind(binding.token)
-        .bind(user)
-        .bind(device)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?;
+        dialect::lock_devices_of_bind(&mut tx, app, binding.token, user, device).await?;
         // The token moves: whichever other device of the app held it loses it.
         sqlx::query(
             "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $5 \
@@ -148,21 +152,20 @@ impl DeviceStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        let bound = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let bound = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(bound)
     }
 
     async fn open_session(
         &self,
-        app: &str,
-        user: &str,
-        device: &str,
+        key: &DeviceKey,
         platform: Platform,
         state: SessionState,
     ) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
         let now = now_millis();
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO users (app_id, id, created_at) VALUES ($1, $2, $3) ON CONFLICT (app_id, id) DO NOTHING",
         )
@@ -187,13 +190,14 @@ impl DeviceStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        let opened = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let opened = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(opened)
     }
 
-    async fn unbind_token(&self, app: &str, user: &str, device: &str) -> StoreResult<Device> {
-        let mut tx = self.begin().await?;
+    async fn unbind_token(&self, key: &DeviceKey) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $4 \
              WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
@@ -206,22 +210,21 @@ impl DeviceStore for PgStore {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device));
+            return Err(StoreError::not_found("device", device.as_str()));
         }
-        let unbound = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let unbound = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(unbound)
     }
 
     async fn set_session(
         &self,
-        app: &str,
-        user: &str,
-        device: &str,
+        key: &DeviceKey,
         state: SessionState,
         badge: Option<i64>,
     ) -> StoreResult<Device> {
-        let mut tx = self.begin().await?;
+        let DeviceKey { app, user, device } = key;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET state = $4, badge = COALESCE($5, badge), updated_at = $6 \
              WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
@@ -236,15 +239,16 @@ impl DeviceStore for PgStore {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device));
+            return Err(StoreError::not_found("device", device.as_str()));
         }
-        let updated = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let updated = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
     }
 
-    async fn logout(&self, app: &str, user: &str, device: &str, unbind: bool) -> StoreResult<Device> {
-        let mut tx = self.begin().await?;
+    async fn logout(&self, key: &DeviceKey, unbind: bool) -> StoreResult<Device> {
+        let DeviceKey { app, user, device } = key;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE devices SET state = 'logged_out', updated_at = $5, \
                certificate_id = CASE WHEN $4 THEN NULL ELSE certificate_id END, \
@@ -261,9 +265,9 @@ impl DeviceStore for PgStore {
         .await
         .map_err(backend)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device));
+            return Err(StoreError::not_found("device", device.as_str()));
         }
-        let updated = Self::fetch_device(&mut *tx, app, user, device).await?;
+        let updated = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
     }

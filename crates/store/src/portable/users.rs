@@ -1,13 +1,13 @@
 //! Users, their profiles and push settings.
 
-use super::{PgStore, backend, from_json, to_json};
+use super::{Backend, DbRow, dialect};
+use crate::sql::{backend, from_json, not_found_or_backend, to_json};
 use async_trait::async_trait;
 use herald_core::store::{ProfileUpdate, StoreResult, UserStore};
 use herald_core::{PushSettings, StoreError, User, now_millis};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
-fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
+fn user_from_row(row: &DbRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         nickname: row.try_get("nickname")?,
@@ -16,10 +16,18 @@ fn user_from_row(row: &PgRow) -> Result<User, sqlx::Error> {
     })
 }
 
+/// A user's push settings from their JSON text column (the defaults when never set).
+pub(crate) fn push_settings_from(text: Option<&str>) -> StoreResult<PushSettings> {
+    match text {
+        Some(text) => from_json("push_settings", text),
+        None => Ok(PushSettings::default()),
+    }
+}
+
 #[async_trait]
-impl UserStore for PgStore {
+impl UserStore for Backend {
     async fn upsert_user(&self, app: &str, user: &str, update: &ProfileUpdate) -> StoreResult<(User, bool)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO users (app_id, id, nickname, avatar_url, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (app_id, id) DO NOTHING",
@@ -31,10 +39,7 @@ impl UserStore for PgStore {
         .bind(now_millis())
         .execute(&mut *tx)
         .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::not_found("app", app),
-            _ => backend(e),
-        })?
+        .map_err(not_found_or_backend("app", app))?
         .rows_affected()
             == 1;
         let row = sqlx::query(
@@ -67,17 +72,7 @@ impl UserStore for PgStore {
     }
 
     async fn missing_users(&self, app: &str, users: &[String]) -> StoreResult<Vec<String>> {
-        // One statement for any number of ids; the ordinality keeps the caller's order.
-        let rows = sqlx::query(
-            "SELECT u.id FROM UNNEST($2::text[]) WITH ORDINALITY AS u (id, n) \
-             WHERE NOT EXISTS (SELECT 1 FROM users WHERE app_id = $1 AND id = u.id) ORDER BY u.n",
-        )
-        .bind(app)
-        .bind(users)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
-        rows.iter().map(|r| r.try_get("id").map_err(backend)).collect()
+        dialect::users_not_in_app(&self.pool, app, users).await
     }
 
     async fn push_settings(&self, app: &str, user: &str) -> StoreResult<PushSettings> {
@@ -89,10 +84,7 @@ impl UserStore for PgStore {
             .map_err(backend)?
             .ok_or_else(|| StoreError::not_found("user", user))?;
         let text: Option<String> = row.try_get("push_settings").map_err(backend)?;
-        match text {
-            Some(text) => from_json("push_settings", &text),
-            None => Ok(PushSettings::default()),
-        }
+        push_settings_from(text.as_deref())
     }
 
     async fn set_push_settings(&self, app: &str, user: &str, settings: &PushSettings) -> StoreResult<()> {
@@ -100,7 +92,7 @@ impl UserStore for PgStore {
             .bind(app)
             .bind(user)
             .bind(to_json(settings))
-            .execute(&self.pool)
+            .execute(&mut *self.writer().await?)
             .await
             .map_err(backend)?;
         if done.rows_affected() == 0 {
