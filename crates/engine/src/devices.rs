@@ -123,10 +123,7 @@ impl Devices {
             vendor: cert.vendor,
             token: &token,
         };
-        let bound = self
-            .store
-            .bind_token(&key, &binding)
-            .await?;
+        let bound = self.store.bind_token(&key, &binding).await?;
         tracing::info!(app = %key.app, user = %key.user, device = %key.device, vendor = %cert.vendor, "Push token bound.");
         Ok(bound)
     }
@@ -183,19 +180,13 @@ impl Devices {
                 state: current.state,
             });
         }
-        Ok(self
-            .store
-            .set_session(&key, state, Some(badge))
-            .await?)
+        Ok(self.store.set_session(&key, state, Some(badge)).await?)
     }
 
     /// Ends the device's session and closes its live connection; with `unbind` the token is
     /// forgotten too.
     pub async fn logout(&self, key: &DeviceKey, unbind: bool) -> Result<Device, ServiceError> {
-        let device = self
-            .store
-            .logout(&key, unbind)
-            .await?;
+        let device = self.store.logout(&key, unbind).await?;
         self.hub.kick(key, "logged out");
         Ok(device)
     }
@@ -203,10 +194,7 @@ impl Devices {
     /// Ends the device's session from the app's backend: it is closed if connected (told
     /// `reason`) and gets no pushes until it logs in again.
     pub async fn kick(&self, key: &DeviceKey, reason: &str) -> Result<Device, ServiceError> {
-        let device = self
-            .store
-            .set_session(&key, SessionState::Kicked, None)
-            .await?;
+        let device = self.store.set_session(&key, SessionState::Kicked, None).await?;
         self.hub.kick(key, reason);
         tracing::info!(app = %key.app, user = %key.user, device = %key.device, "Device kicked.");
         Ok(device)
@@ -246,10 +234,7 @@ impl Devices {
             && let Ok(current) = self.store.get_device(&key).await
             && !current.state.is_ended()
         {
-            let _ = self
-                .store
-                .set_session(&key, SessionState::Offline, None)
-                .await;
+            let _ = self.store.set_session(&key, SessionState::Offline, None).await;
         }
     }
 
@@ -263,11 +248,7 @@ impl Devices {
     pub async fn sync(&self, key: &DeviceKey, after: Option<i64>) -> SyncPages {
         let mut after = match after {
             Some(after) => after,
-            None => self
-                .store
-                .acked(&key)
-                .await
-                .unwrap_or(0),
+            None => self.store.acked(&key).await.unwrap_or(0),
         };
         let mut frames = Vec::new();
         loop {

@@ -3,10 +3,10 @@
 //! push, and checks the delivery record as the deliveries API shows it.
 
 use async_trait::async_trait;
+use herald_core::DeviceKey;
 use herald_core::delivery::{AttemptOutcome, DeliveryRecord, DeliveryState};
 use herald_core::message::{Destination, MessageKind, PushInfo};
 use herald_core::store::{Binding, ProfileUpdate};
-use herald_core::DeviceKey;
 use herald_core::{
     Adapter, AdapterError, CertificateDefaults, ClickAction, NewCertificate, Notification, Outcome, Platform,
     Secret, Store, Target, Vendor, now_millis,
@@ -187,7 +187,11 @@ impl Setup {
 
     /// The token bound to bob's phone now.
     async fn bound_token(&self) -> Option<String> {
-        let device = self.store.get_device(&DeviceKey::new(APP, "bob", "pixel")).await.expect("device");
+        let device = self
+            .store
+            .get_device(&DeviceKey::new(APP, "bob", "pixel"))
+            .await
+            .expect("device");
         device.binding.map(|b| b.token)
     }
 }

@@ -3,8 +3,9 @@
 //! answer the same calls with the same rows, order, defaults and errors.
 //!
 //! PostgreSQL: `HERALD_TEST_POSTGRES_URL` names an admin connection (default
-//! `postgres://postgres@127.0.0.1:5432/test`). When the variable is unset and that server does
-//! not answer, the PostgreSQL checks are skipped with a note; when it is set, they must run.
+//! `postgres://postgres@127.0.0.1:5432/test`, else a server started for the tests, see
+//! `herald-testkit`). Where none can be had, the PostgreSQL checks are reported as ignored with
+//! the reason (a failure under CI).
 
 use herald_core::delivery::{Attempt, DeliveryPlan, DeliveryState, JobResult, PlannedPush, PushJob};
 use herald_core::message::{Destination, Message, MessageKind, PushInfo};
@@ -25,7 +26,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 const MASTER_KEY: [u8; 32] = [7; 32];
 
 // ---------------------------------------------------------------------------------------------
@@ -35,21 +35,42 @@ macro_rules! conformance {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
+                pub async fn $check() {
                     super::on_sqlite(super::$check).await;
                 }
             )*
+            pub fn tests() -> Vec<herald_testkit::AsyncTest> {
+                herald_testkit::async_tests![$($check),*]
+            }
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
+                pub async fn $check() {
                     super::on_postgres(stringify!($check), super::$check).await;
                 }
             )*
+            pub fn tests() -> Vec<herald_testkit::AsyncTest> {
+                herald_testkit::async_tests![$($check),*]
+            }
         }
     };
+}
+
+/// SQLite always; PostgreSQL where one can be found or started (reported as ignored
+/// otherwise, a failure under CI); the scale check on request (`--ignored`).
+fn main() -> std::process::ExitCode {
+    let postgres = herald_testkit::services::postgres().map(drop);
+    herald_testkit::Suite::new("conformance")
+        .tests("sqlite::", herald_testkit::Requirement::Met, sqlite::tests())
+        .tests(
+            "postgres::",
+            herald_testkit::Requirement::service(postgres),
+            postgres::tests(),
+        )
+        .on_request(herald_testkit::async_tests![
+            postgres_commit_message_scales_to_100k_recipients
+        ])
+        .run()
 }
 
 conformance!(
@@ -100,10 +121,7 @@ where
 
 async fn fresh_postgres(check: &str) -> Option<(String, String, String)> {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let explicit = std::env::var("HERALD_TEST_POSTGRES_URL").ok();
-    let admin = explicit
-        .clone()
-        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.to_string());
+    let admin = herald_testkit::services::postgres_url();
     let tag: String = check.trim_start_matches("check_").chars().take(20).collect();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -116,13 +134,6 @@ async fn fresh_postgres(check: &str) -> Option<(String, String, String)> {
     );
     match create_database(&admin, &db).await {
         Ok(url) => Some((admin, db, url)),
-        Err(error) if explicit.is_none() => {
-            eprintln!(
-                "SKIPPED on PostgreSQL: {} not reachable ({error}); set HERALD_TEST_POSTGRES_URL to require it",
-                herald_store::redact_url(&admin)
-            );
-            None
-        }
         Err(error) => panic!("cannot create a test database: {error}"),
     }
 }
@@ -1688,8 +1699,6 @@ async fn check_concurrent_claims(store: Arc<dyn Store>) {
 
 /// One call reaches 100,000 recipients, and two such sends to the same users at once both
 /// complete (rows are locked in one order). Takes a while: run with `--ignored`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "scale check: two sends to 100,000 recipients"]
 async fn postgres_commit_message_scales_to_100k_recipients() {
     const N: usize = 100_000;
     let Some((admin, db, url)) = fresh_postgres("scale").await else {

@@ -47,25 +47,58 @@ impl Requirement {
 /// Runs the suite: each test on a multi-threaded runtime of its own (two workers, as on the
 /// machines Herald is tested on).
 pub fn run(suite: &str, requirement: Requirement, tests: Vec<AsyncTest>) -> ExitCode {
-    let arguments = Arguments::from_args();
-    let skip = match &requirement {
-        Requirement::Met => None,
-        Requirement::MissingService(reason) if std::env::var_os("CI").is_some() => {
-            eprintln!("{suite}: cannot run under CI: {reason}");
-            return ExitCode::FAILURE;
+    Suite::new(suite).tests("", requirement, tests).run()
+}
+
+/// A suite made of groups of tests, each group with its own requirement.
+#[derive(Debug)]
+pub struct Suite {
+    name: String,
+    trials: Vec<Trial>,
+    /// A requirement CI must meet and this machine does not: the suite fails.
+    unmet_under_ci: Option<String>,
+}
+
+impl Suite {
+    pub fn new(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            trials: Vec::new(),
+            unmet_under_ci: None,
         }
-        Requirement::MissingService(reason) | Requirement::OtherMode(reason) => Some(reason),
-    };
-    if let Some(reason) = skip {
-        println!(
-            "\nSKIPPED: the {} tests of {suite} are reported as ignored: {reason}",
-            tests.len()
-        );
     }
-    let trials = tests
-        .into_iter()
-        .map(|(name, test)| {
-            Trial::test(name, move || {
+
+    /// Adds tests named `<prefix><function>`, run when `requirement` is met and reported as
+    /// ignored (with the reason printed) when it is not.
+    pub fn tests(mut self, prefix: &str, requirement: Requirement, tests: Vec<AsyncTest>) -> Self {
+        let skip = match requirement {
+            Requirement::Met => None,
+            Requirement::MissingService(reason) if std::env::var_os("CI").is_some() => {
+                self.unmet_under_ci = Some(reason);
+                return self;
+            }
+            Requirement::MissingService(reason) | Requirement::OtherMode(reason) => Some(reason),
+        };
+        if let Some(reason) = &skip {
+            println!(
+                "\nSKIPPED: {} tests of {} ({prefix}*) are reported as ignored: {reason}",
+                tests.len(),
+                self.name
+            );
+        }
+        self.add(prefix, tests, skip.is_some());
+        self
+    }
+
+    /// Adds tests that run only when asked for (`--ignored`), e.g. long scale checks.
+    pub fn on_request(mut self, tests: Vec<AsyncTest>) -> Self {
+        self.add("", tests, true);
+        self
+    }
+
+    fn add(&mut self, prefix: &str, tests: Vec<AsyncTest>, ignored: bool) {
+        self.trials.extend(tests.into_iter().map(|(name, test)| {
+            Trial::test(format!("{prefix}{name}"), move || {
                 let runtime = tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
                     .enable_all()
@@ -74,8 +107,16 @@ pub fn run(suite: &str, requirement: Requirement, tests: Vec<AsyncTest>) -> Exit
                 runtime.block_on(test());
                 Ok(())
             })
-            .with_ignored_flag(skip.is_some())
-        })
-        .collect();
-    libtest_mimic::run(&arguments, trials).exit_code()
+            .with_ignored_flag(ignored)
+        }));
+    }
+
+    /// Runs the suite with the command line's arguments (filters, `--ignored`…).
+    pub fn run(self) -> ExitCode {
+        if let Some(reason) = self.unmet_under_ci {
+            eprintln!("{}: cannot run under CI: {reason}", self.name);
+            return ExitCode::FAILURE;
+        }
+        libtest_mimic::run(&Arguments::from_args(), self.trials).exit_code()
+    }
 }

@@ -10,4 +10,4 @@
 pub mod harness;
 pub mod services;
 
-pub use harness::{AsyncTest, Requirement, run};
+pub use harness::{AsyncTest, Requirement, Suite, run};
