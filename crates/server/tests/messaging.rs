@@ -541,6 +541,12 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
             .find(|s| s["name"] == name)
             .unwrap_or_else(|| panic!("no step {name}: {report}"))
     };
+    assert_eq!(
+        find("user")["detail"],
+        "user `alice` exists (nickname \"Alice\")",
+        "the nickname as the user reads it, not as Rust debug output"
+    );
+    assert_eq!(find("device:phone last message")["ok"], true, "{report}");
     assert_eq!(find("device:phone session")["ok"], true);
     assert_eq!(find("device:phone test push")["ok"], true, "{report}");
     assert!(

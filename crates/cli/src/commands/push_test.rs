@@ -63,7 +63,8 @@ pub fn run(args: PushTestArgs) -> anyhow::Result<()> {
                 body["message"].as_str().unwrap_or("")
             );
         }
-        for step in body["steps"].as_array().into_iter().flatten() {
+        let steps = body["steps"].as_array().cloned().unwrap_or_default();
+        for step in &steps {
             let mark = if step["ok"] == true { "ok " } else { "NO " };
             println!(
                 "[{mark}] {:<28} {}",
@@ -74,6 +75,62 @@ pub fn run(args: PushTestArgs) -> anyhow::Result<()> {
         if args.trace {
             println!("{}", serde_json::to_string_pretty(&body["trace"])?);
         }
+        verdict(&steps)?;
         Ok(())
     })
+}
+
+/// Whether the test went through: at least one test push was sent and every one was accepted.
+/// Otherwise an error naming the first step that failed, so the command exits non-zero.
+fn verdict(steps: &[Value]) -> anyhow::Result<()> {
+    let name = |step: &Value| step["name"].as_str().unwrap_or("").to_string();
+    let pushes: Vec<&Value> = steps
+        .iter()
+        .filter(|step| name(step).ends_with("test push"))
+        .collect();
+    let failed_push = pushes.iter().find(|step| step["ok"] != true);
+    if !pushes.is_empty() && failed_push.is_none() {
+        return Ok(());
+    }
+    let first_failure = failed_push
+        .copied()
+        .or_else(|| steps.iter().find(|step| step["ok"] != true));
+    match first_failure {
+        Some(step) => anyhow::bail!(
+            "the test push failed at `{}`: {}",
+            name(step),
+            step["detail"].as_str().unwrap_or("")
+        ),
+        None => anyhow::bail!("no test push was sent: the user has no device with a push token"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verdict;
+    use serde_json::json;
+
+    #[test]
+    fn a_failed_or_missing_test_push_is_an_error_naming_the_step() {
+        let accepted = json!([{"name": "user", "ok": true, "detail": ""},
+                              {"name": "device:p test push", "ok": true, "detail": "accepted"}]);
+        assert!(verdict(accepted.as_array().expect("array")).is_ok());
+
+        let refused = json!([{"name": "device:p token", "ok": true, "detail": ""},
+                             {"name": "device:p test push", "ok": false, "detail": "the vendor answered rejected"}]);
+        let error = verdict(refused.as_array().expect("array")).expect_err("a failed push fails");
+        assert!(
+            error
+                .to_string()
+                .contains("`device:p test push`: the vendor answered rejected"),
+            "{error}"
+        );
+
+        let no_token = json!([{"name": "device:p token", "ok": false, "detail": "no push token is bound"}]);
+        let error = verdict(no_token.as_array().expect("array")).expect_err("nothing sent fails");
+        assert!(error.to_string().contains("`device:p token`"), "{error}");
+
+        let no_device = json!([{"name": "devices", "ok": true, "detail": "0 device(s)"}]);
+        assert!(verdict(no_device.as_array().expect("array")).is_err());
+    }
 }

@@ -49,6 +49,22 @@ pub struct PushTestReport {
     pub trace: Value,
 }
 
+/// Whether the device's last message reached it (or is on its way): delivered live, accepted by
+/// the vendor, or queued without a failed attempt yet. A push still retrying after failed
+/// attempts, or one that ended in a failure, is not.
+fn last_message_went_well(last: &herald_core::delivery::DeliveryRecord) -> bool {
+    use herald_core::delivery::DeliveryState;
+    match last.state {
+        DeliveryState::Accepted | DeliveryState::Live => true,
+        DeliveryState::Queued | DeliveryState::InFlight => last.attempts == 0,
+        DeliveryState::Skipped => last.decision != "skip",
+        DeliveryState::InvalidToken
+        | DeliveryState::Rejected
+        | DeliveryState::Expired
+        | DeliveryState::QuotaExceeded => false,
+    }
+}
+
 fn step(steps: &mut Vec<Step>, name: String, ok: bool, detail: impl Into<String>) -> bool {
     steps.push(Step {
         name,
@@ -76,7 +92,10 @@ pub async fn push_test(
         &mut steps,
         "user".into(),
         true,
-        format!("user `{}` exists (nickname {:?})", user.id, user.nickname),
+        match &user.nickname {
+            Some(nickname) => format!("user `{}` exists (nickname \"{nickname}\")", user.id),
+            None => format!("user `{}` exists (no nickname: pushes show the user id)", user.id),
+        },
     );
     let settings = store.push_settings(app, &body.user).await?;
     let mut detail = if settings.enabled {
@@ -137,7 +156,7 @@ pub async fn push_test(
             step(
                 &mut steps,
                 format!("device:{d} last message"),
-                last.decision != "skip",
+                last_message_went_well(last),
                 format!(
                     "message {}: decision {} because {}; state {} after {} attempt(s){}",
                     last.message_id,
