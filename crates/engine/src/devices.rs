@@ -123,7 +123,7 @@ impl Devices {
             vendor: cert.vendor,
             token: &token,
         };
-        let bound = self.store.bind_token(&key, &binding).await?;
+        let bound = self.store.bind_token(key, &binding).await?;
         tracing::info!(app = %key.app, user = %key.user, device = %key.device, vendor = %cert.vendor, "Push token bound.");
         Ok(bound)
     }
@@ -149,7 +149,7 @@ impl Devices {
 
     /// Forgets the device's push token.
     pub async fn unbind_token(&self, key: &DeviceKey) -> Result<Device, ServiceError> {
-        Ok(self.store.unbind_token(&key).await?)
+        Ok(self.store.unbind_token(key).await?)
     }
 
     /// The app went to the background: pushes start, the icon shows `unread` (0 or more).
@@ -171,7 +171,7 @@ impl Devices {
         state: SessionState,
         badge: i64,
     ) -> Result<Device, ServiceError> {
-        let current = self.store.get_device(&key).await?;
+        let current = self.store.get_device(key).await?;
         // A logged-out or kicked device must log in again (bind its token or connect) before
         // its app state means anything.
         if current.state.is_ended() {
@@ -180,13 +180,13 @@ impl Devices {
                 state: current.state,
             });
         }
-        Ok(self.store.set_session(&key, state, Some(badge)).await?)
+        Ok(self.store.set_session(key, state, Some(badge)).await?)
     }
 
     /// Ends the device's session and closes its live connection; with `unbind` the token is
     /// forgotten too.
     pub async fn logout(&self, key: &DeviceKey, unbind: bool) -> Result<Device, ServiceError> {
-        let device = self.store.logout(&key, unbind).await?;
+        let device = self.store.logout(key, unbind).await?;
         self.hub.kick(key, "logged out");
         Ok(device)
     }
@@ -194,7 +194,7 @@ impl Devices {
     /// Ends the device's session from the app's backend: it is closed if connected (told
     /// `reason`) and gets no pushes until it logs in again.
     pub async fn kick(&self, key: &DeviceKey, reason: &str) -> Result<Device, ServiceError> {
-        let device = self.store.set_session(&key, SessionState::Kicked, None).await?;
+        let device = self.store.set_session(key, SessionState::Kicked, None).await?;
         self.hub.kick(key, reason);
         tracing::info!(app = %key.app, user = %key.user, device = %key.device, "Device kicked.");
         Ok(device)
@@ -231,16 +231,16 @@ impl Devices {
         let key = &session.key;
         if self.hub.leave(key, session.registration.id)
             && !kicked
-            && let Ok(current) = self.store.get_device(&key).await
+            && let Ok(current) = self.store.get_device(key).await
             && !current.state.is_ended()
         {
-            let _ = self.store.set_session(&key, SessionState::Offline, None).await;
+            let _ = self.store.set_session(key, SessionState::Offline, None).await;
         }
     }
 
     /// Records that the device has everything up to `seq`.
     pub async fn ack(&self, key: &DeviceKey, seq: i64) -> Result<(), ServiceError> {
-        Ok(self.store.ack(&key, seq).await?)
+        Ok(self.store.ack(key, seq).await?)
     }
 
     /// Every inbox entry of the user after `after` (default: the device's last ack), oldest
@@ -248,7 +248,7 @@ impl Devices {
     pub async fn sync(&self, key: &DeviceKey, after: Option<i64>) -> SyncPages {
         let mut after = match after {
             Some(after) => after,
-            None => self.store.acked(&key).await.unwrap_or(0),
+            None => self.store.acked(key).await.unwrap_or(0),
         };
         let mut frames = Vec::new();
         loop {
