@@ -78,6 +78,35 @@ async fn every_vendor_certificate_is_created_read_redacted_updated_and_deleted()
     assert_eq!(remaining, json!([]));
 }
 
+/// Herald's app id and a vendor's own `app_id` are two keys: a JSON parser that keeps one of
+/// two equal keys would silently lose the other.
+#[tokio::test]
+async fn a_certificate_answer_names_each_key_once() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    for vendor in ["huawei", "honor", "vivo", "meizu"] {
+        let (fixture, _) = valid_certificate(vendor);
+        let response = server
+            .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+            .json(&fixture)
+            .send()
+            .await
+            .expect("create");
+        assert_eq!(response.status().as_u16(), 201, "{vendor}");
+        let text = response.text().await.expect("body");
+        assert_eq!(text.matches("\"app_id\"").count(), 1, "{vendor}: {text}");
+        let body: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(body["app"], app.id.as_str(), "{vendor}: Herald's app id");
+        // vivo's numeric app id is kept as text.
+        let as_text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+        assert_eq!(
+            as_text(&body["app_id"]),
+            as_text(&fixture["app_id"]),
+            "{vendor}: the vendor's app id"
+        );
+    }
+}
+
 /// One wrong certificate per vendor, each with the error code a person can act on.
 #[tokio::test]
 async fn wrong_vendor_fields_are_refused_with_their_own_codes() {

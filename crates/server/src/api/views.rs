@@ -13,8 +13,9 @@ use utoipa::ToSchema;
 pub struct CertificateView {
     /// Numeric id (route pushes by id or by name).
     pub id: i64,
-    /// Owning app.
-    pub app_id: String,
+    /// Owning app (Herald's app id). Named `app` so that it never clashes with the vendor's own
+    /// `app_id` (Huawei, Honor, vivo, Meizu), which is among the vendor fields below.
+    pub app: String,
     /// Vendor id.
     pub vendor: Vendor,
     /// Unique name in the app.
@@ -48,7 +49,7 @@ impl CertificateView {
     pub fn new(cert: Certificate, warnings: Vec<String>) -> Self {
         Self {
             id: cert.id,
-            app_id: cert.app_id,
+            app: cert.app_id,
             vendor: cert.vendor,
             name: cert.name,
             enabled: cert.enabled,
