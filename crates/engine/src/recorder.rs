@@ -132,9 +132,29 @@ async fn record_loop(queue: Arc<dyn JobQueue>, mut receiver: mpsc::UnboundedRece
         };
         metrics::histogram!("herald_outcomes_per_write").record(results.len() as f64);
         let written = queue.complete_jobs(&results).await.map_err(|e| e.to_string());
+        if written.is_ok() {
+            log_unbinds(&results);
+        }
         for Request { done, .. } in group {
             // A caller that stopped waiting does not need the answer.
             let _ = done.send(written.clone());
+        }
+    }
+}
+
+/// An unbound token is news for the operator (the app must upload a fresh one): said once, at
+/// INFO, with the vendor's reason.
+fn log_unbinds(results: &[JobResult]) {
+    for result in results {
+        if let Some(device) = &result.unbind {
+            tracing::info!(
+                app = %device.app,
+                user = %device.user,
+                device = %device.device,
+                job = result.id,
+                reason = result.attempt.code.as_deref().unwrap_or("invalid token"),
+                "Push token unbound: the vendor called it invalid; the app must bind a new one."
+            );
         }
     }
 }
