@@ -19,8 +19,10 @@ use serde::Deserialize;
 
 /// Query of `GET /v1/connect`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConnectQuery {
-    /// The device id chosen by the app.
+    /// The device id chosen by the app: letters, digits, `_ . @ -`.
+    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub device: String,
     /// `ios`, `android`, `harmony` or `web`.
     pub platform: String,
