@@ -197,8 +197,9 @@ pub async fn message_deliveries(
     }))
 }
 
-/// Paging of device deliveries.
+/// Paging of device deliveries. Unknown parameters are refused (`?limt=10` is a mistake).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct Limit {
     /// Most records (default 50; 0 counts as 1, more than 500 as 500).

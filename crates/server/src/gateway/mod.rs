@@ -17,8 +17,10 @@ use axum::response::Response;
 use herald_core::Platform;
 use serde::Deserialize;
 
-/// Query of `GET /v1/connect`.
+/// Query of `GET /v1/connect`. Unknown parameters are refused, as unknown body fields are, so
+/// that a misspelt one is reported instead of ignored.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ConnectQuery {
     /// The device id chosen by the app: letters, digits, `_ . @ -`.
