@@ -289,10 +289,13 @@ impl Destination {
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     /// Sender (server API only; the client API sends as the token's user).
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub from: Option<String>,
-    /// Recipient user (one-to-one).
+    /// Recipient user (one-to-one); give `to` or `group`.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub to: Option<String>,
     /// Recipient group.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub group: Option<String>,
     /// `text image file audio video location custom system`.
     pub kind: MessageKind,

@@ -27,6 +27,7 @@ pub struct ConnectQuery {
     #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub device: String,
     /// `ios`, `android`, `harmony` or `web`.
+    #[param(value_type = Platform)]
     pub platform: String,
     /// The user token, for clients that cannot set headers.
     #[allow(dead_code)]
