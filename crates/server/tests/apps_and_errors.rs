@@ -202,7 +202,10 @@ async fn a_json_array_is_never_read_as_an_object() {
     let refused = |request: reqwest::RequestBuilder| async move {
         let body = expect_error(request, 400, "invalid_body").await;
         let message = body["message"].as_str().unwrap_or_default();
-        assert!(message.contains("JSON object"), "unclear message: {body}");
+        assert!(
+            message.contains("JSON object") || message.contains("invalid type: sequence, expected struct"),
+            "unclear message: {body}"
+        );
     };
 
     let array = |builder: reqwest::RequestBuilder, body: &'static str| {
@@ -230,6 +233,23 @@ async fn a_json_array_is_never_read_as_an_object() {
     ))
     .await;
 
+    // Nor inside a body: a do-not-disturb window or push info given as an array.
+    refused(array(
+        server.phone(&token, Method::PUT, "/v1/me/push-settings"),
+        "{\"dnd\": [\"22:00\", \"07:00\", \"Europe/Paris\"]}",
+    ))
+    .await;
+    server
+        .backend(&app, Method::PUT, &format!("/v1/apps/{}/users/bob", app.id))
+        .send()
+        .await
+        .expect("create bob");
+    refused(array(
+        server.backend(&app, Method::POST, &send),
+        "{\"from\": \"alice\", \"to\": \"bob\", \"kind\": \"text\", \"content\": {\"text\": \"hi\"}, \"push\": [true]}",
+    ))
+    .await;
+
     // Nothing was written: no app besides the first, and alice kept the default settings.
     assert_eq!(
         listed_ids(&expect(server.admin(Method::GET, "/v1/apps"), 200).await),
@@ -239,7 +259,9 @@ async fn a_json_array_is_never_read_as_an_object() {
     assert_eq!(settings["enabled"], true, "{settings}");
     // The same bodies as objects are taken.
     expect(
-        server.admin(Method::POST, "/v1/apps").json(&json!({"name": "chat 2"})),
+        server
+            .admin(Method::POST, "/v1/apps")
+            .json(&json!({"name": "chat 2"})),
         201,
     )
     .await;
