@@ -299,8 +299,8 @@ pub struct SendMessage {
     pub group: Option<String>,
     /// `text image file audio video location custom system`.
     pub kind: MessageKind,
-    /// `{"text": ...}` for text; any JSON otherwise.
-    #[schema(value_type = Object)]
+    /// `{"text": ...}` for text; any JSON but `null` otherwise.
+    #[schema(value_type = Value)]
     pub content: Value,
     /// Offline push info.
     pub push: Option<PushInfo>,

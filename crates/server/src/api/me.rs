@@ -22,8 +22,8 @@ pub struct BindToken {
     pub certificate_id: Option<i64>,
     /// …or by name (Agora style). Give exactly one.
     pub certificate_name: Option<String>,
-    /// The vendor token; for Web Push the browser's subscription object.
-    #[schema(value_type = Object)]
+    /// The vendor token (a string); for Web Push the browser's subscription object.
+    #[schema(value_type = Value)]
     pub token: Value,
     /// `ios`, `android`, `harmony` or `web`.
     pub platform: Platform,

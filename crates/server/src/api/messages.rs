@@ -29,8 +29,8 @@ pub struct SendBatch {
     pub to: Vec<String>,
     /// Kind.
     pub kind: MessageKind,
-    /// Content.
-    #[schema(value_type = Object)]
+    /// `{"text": ...}` for text; any JSON but `null` otherwise.
+    #[schema(value_type = Value)]
     pub content: Value,
     /// Offline push info.
     pub push: Option<PushInfo>,
