@@ -139,7 +139,8 @@ pub struct PushInfo {
     pub title: Option<String>,
     /// Notification body (required for custom messages to be pushed).
     pub desc: Option<String>,
-    /// Passed to the app untouched.
+    /// Passed to the app untouched (at most 4,000 bytes).
+    #[schema(max_length = 4000)]
     pub ext: Option<String>,
     /// Sounds.
     #[serde(default)]
@@ -154,7 +155,8 @@ pub struct PushInfo {
     pub android: AndroidPushOptions,
     /// Replaces an earlier notification with the same id.
     pub collapse_id: Option<String>,
-    /// How long the push stays worth delivering (default 1 day).
+    /// How long the push stays worth delivering (default 1 day, at most 28 days).
+    #[schema(minimum = 1, maximum = 2419200)]
     pub ttl_seconds: Option<u32>,
     /// `high` (default) or `normal`.
     pub priority: Option<Priority>,
