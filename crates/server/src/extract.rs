@@ -26,7 +26,7 @@ where
 }
 
 /// A `T` read only from a JSON object, and the objects inside it only from objects too (see
-/// [`strict_json`](crate::strict_json)); anything else is refused with "expected a JSON object".
+/// [`strict_json`](herald_core::strict_json)); anything else is refused with "expected a JSON object".
 struct JsonObject<T>(T);
 
 impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for JsonObject<T> {
@@ -41,7 +41,7 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for JsonObject<T> 
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                crate::strict_json::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                herald_core::strict_json::deserialize(serde::de::value::MapAccessDeserializer::new(map))
             }
         }
 

@@ -16,7 +16,6 @@ pub mod gateway;
 mod redact;
 mod serve;
 pub mod state;
-mod strict_json;
 pub mod vendor_rules;
 
 pub use bootstrap::{Prepared, prepare};

@@ -3,6 +3,7 @@
 //! could pass for `{"from": "bob", "to": "alice"}`, at any depth. [`Strict`] wraps a
 //! deserializer and every deserializer it hands out below it, and turns an array down wherever
 //! a struct is expected, with serde's own "invalid type: sequence, expected struct …" error.
+//! It works on any deserializer: a request body's, or a `serde_json::Value` already parsed.
 
 use serde::de::{
     self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
@@ -260,7 +261,12 @@ mod tests {
     }
 
     fn read(text: &str) -> Result<Outer, serde_json::Error> {
-        super::deserialize(&mut serde_json::Deserializer::from_str(text))
+        let from_text: Result<Outer, _> = super::deserialize(&mut serde_json::Deserializer::from_str(text));
+        // A parsed value is read the same way.
+        let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        let from_value: Result<Outer, _> = super::deserialize(value);
+        assert_eq!(from_text.is_ok(), from_value.is_ok(), "{text}");
+        from_text
     }
 
     #[test]
