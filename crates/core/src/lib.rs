@@ -18,6 +18,7 @@ pub mod push;
 pub mod routing;
 pub mod secret;
 pub mod store;
+pub mod strict_json;
 pub mod user;
 pub mod vendor;
 

@@ -139,7 +139,8 @@ pub struct PushInfo {
     pub title: Option<String>,
     /// Notification body (required for custom messages to be pushed).
     pub desc: Option<String>,
-    /// Passed to the app untouched.
+    /// Passed to the app untouched (at most 4,000 bytes).
+    #[schema(max_length = 4000)]
     pub ext: Option<String>,
     /// Sounds.
     #[serde(default)]
@@ -154,7 +155,8 @@ pub struct PushInfo {
     pub android: AndroidPushOptions,
     /// Replaces an earlier notification with the same id.
     pub collapse_id: Option<String>,
-    /// How long the push stays worth delivering (default 1 day).
+    /// How long the push stays worth delivering (default 1 day, at most 28 days).
+    #[schema(minimum = 1, maximum = 2419200)]
     pub ttl_seconds: Option<u32>,
     /// `high` (default) or `normal`.
     pub priority: Option<Priority>,
@@ -289,15 +291,18 @@ impl Destination {
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     /// Sender (server API only; the client API sends as the token's user).
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub from: Option<String>,
-    /// Recipient user (one-to-one).
+    /// Recipient user (one-to-one); give `to` or `group`.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub to: Option<String>,
     /// Recipient group.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub group: Option<String>,
     /// `text image file audio video location custom system`.
     pub kind: MessageKind,
-    /// `{"text": ...}` for text; any JSON otherwise.
-    #[schema(value_type = Object)]
+    /// `{"text": ...}` for text; any JSON but `null` otherwise.
+    #[schema(value_type = Value)]
     pub content: Value,
     /// Offline push info.
     pub push: Option<PushInfo>,

@@ -25,17 +25,21 @@ pub struct PushSettings {
     /// Receive offline pushes at all.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Sound for one-to-one messages (a bundled file name or URI); `null` = the default sound.
+    /// Sound for one-to-one messages (a bundled file name or URI, 1 to 256 bytes); `null` = the
+    /// default sound.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
     pub c2c_sound: Option<String>,
-    /// Sound for group messages; `null` = the default sound.
+    /// Sound for group messages (1 to 256 bytes); `null` = the default sound.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
     pub group_sound: Option<String>,
     /// A daily quiet window.
     #[serde(default)]
     pub dnd: Option<DoNotDisturb>,
-    /// Conversations that never push (`c2c:<user>` or `group:<group>`).
+    /// Conversations that never push (`c2c:<user>` or `group:<group>`; at most 1,000).
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub muted: Vec<String>,
 }
 

@@ -179,7 +179,15 @@ fn parse(
     };
     let click_action: ClickAction = match body.remove("click_action") {
         None | Some(Value::Null) => ClickAction::OpenApp,
-        Some(v) => serde_json::from_value(v).map_err(|e| {
+        // An internally tagged enum would take `["open_app"]` by position: objects only.
+        Some(v) if !v.is_object() => {
+            return Err(Invalid::new(
+                "click_action",
+                "invalid_click_action",
+                "click_action must be an object such as {\"type\":\"open_app\"}",
+            ));
+        }
+        Some(v) => herald_core::strict_json::deserialize(v).map_err(|e| {
             Invalid::new(
                 "click_action",
                 "invalid_click_action",
@@ -190,7 +198,9 @@ fn parse(
     click_action.validate()?;
     let defaults: CertificateDefaults = match body.remove("defaults") {
         None | Some(Value::Null) => CertificateDefaults::default(),
-        Some(v) => serde_json::from_value(v).map_err(|e| Invalid::field("defaults", e.to_string()))?,
+        Some(v) => {
+            herald_core::strict_json::deserialize(v).map_err(|e| Invalid::field("defaults", e.to_string()))?
+        }
     };
     vendors.check_defaults(vendor, &defaults)?;
     let base_url = match body.remove("base_url") {

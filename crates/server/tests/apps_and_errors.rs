@@ -193,6 +193,80 @@ async fn bodies_that_are_not_the_expected_json_are_refused() {
     );
 }
 
+/// serde reads a struct from a JSON array by position unless told otherwise, so `["chat"]`
+/// would create an app named "chat". Every body is an object or is refused.
+#[tokio::test]
+async fn a_json_array_is_never_read_as_an_object() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let refused = |request: reqwest::RequestBuilder| async move {
+        let body = expect_error(request, 400, "invalid_body").await;
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("JSON object") || message.contains("invalid type: sequence, expected struct"),
+            "unclear message: {body}"
+        );
+    };
+
+    let array = |builder: reqwest::RequestBuilder, body: &'static str| {
+        builder.header(CONTENT_TYPE, "application/json").body(body)
+    };
+    refused(array(server.admin(Method::POST, "/v1/apps"), "[\"chat\"]")).await;
+    // Routes whose body may be left out refuse an array as well.
+    let alice = format!("/v1/apps/{}/users/alice", app.id);
+    refused(array(server.backend(&app, Method::PUT, &alice), "[\"Alice\"]")).await;
+    refused(array(
+        server.backend(&app, Method::POST, &format!("{alice}/tokens")),
+        "[3600]",
+    ))
+    .await;
+    let send = format!("/v1/apps/{}/messages", app.id);
+    refused(array(
+        server.backend(&app, Method::POST, &send),
+        "[\"alice\", \"alice\", null, \"text\", {\"text\": \"hi\"}]",
+    ))
+    .await;
+    let token = server.user_token(&app, "alice").await;
+    refused(array(
+        server.phone(&token, Method::PUT, "/v1/me/push-settings"),
+        "[false]",
+    ))
+    .await;
+
+    // Nor inside a body: a do-not-disturb window or push info given as an array.
+    refused(array(
+        server.phone(&token, Method::PUT, "/v1/me/push-settings"),
+        "{\"dnd\": [\"22:00\", \"07:00\", \"Europe/Paris\"]}",
+    ))
+    .await;
+    server
+        .backend(&app, Method::PUT, &format!("/v1/apps/{}/users/bob", app.id))
+        .send()
+        .await
+        .expect("create bob");
+    refused(array(
+        server.backend(&app, Method::POST, &send),
+        "{\"from\": \"alice\", \"to\": \"bob\", \"kind\": \"text\", \"content\": {\"text\": \"hi\"}, \"push\": [true]}",
+    ))
+    .await;
+
+    // Nothing was written: no app besides the first, and alice kept the default settings.
+    assert_eq!(
+        listed_ids(&expect(server.admin(Method::GET, "/v1/apps"), 200).await),
+        vec![app.id.as_str()]
+    );
+    let settings = expect(server.phone(&token, Method::GET, "/v1/me/push-settings"), 200).await;
+    assert_eq!(settings["enabled"], true, "{settings}");
+    // The same bodies as objects are taken.
+    expect(
+        server
+            .admin(Method::POST, "/v1/apps")
+            .json(&json!({"name": "chat 2"})),
+        201,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn bodies_over_the_limit_are_refused_with_413() {
     let server = TestServer::start_with(|c| c.max_body_bytes = 1024).await;
@@ -317,6 +391,31 @@ async fn bad_queries_and_plain_requests_to_the_websocket_get_json_errors() {
     );
     expect_error(
         server.phone(&token, Method::GET, "/v1/connect?platform=android"),
+        400,
+        "invalid_query",
+    )
+    .await;
+    // A misspelt parameter is reported, not ignored (as an unknown body field is).
+    let body = expect_error(
+        server.backend(
+            &app,
+            Method::GET,
+            &format!("/v1/apps/{}/users/alice/devices/phone/deliveries?limt=10", app.id),
+        ),
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("limt")),
+        "{body}"
+    );
+    expect_error(
+        server.phone(
+            &token,
+            Method::GET,
+            "/v1/connect?device=phone&platform=android&devcie=tablet",
+        ),
         400,
         "invalid_query",
     )

@@ -107,6 +107,32 @@ async fn a_certificate_answer_names_each_key_once() {
     }
 }
 
+/// Nested objects of a certificate are objects: an array is refused, never read by position.
+#[tokio::test]
+async fn arrays_in_place_of_a_certificates_objects_are_refused_and_nothing_is_written() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let (fixture, _) = valid_certificate("huawei");
+    for (field, value) in [("defaults", json!([])), ("click_action", json!(["open_app"]))] {
+        let mut body = fixture.clone();
+        body[field] = value;
+        let refused = expect(
+            server
+                .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+                .json(&body),
+            400,
+        )
+        .await;
+        assert_eq!(refused["field"], field, "{refused}");
+    }
+    let listed = expect(
+        server.admin(Method::GET, &format!("/v1/apps/{}/certificates", app.id)),
+        200,
+    )
+    .await;
+    assert_eq!(listed, json!([]));
+}
+
 /// One wrong certificate per vendor, each with the error code a person can act on.
 #[tokio::test]
 async fn wrong_vendor_fields_are_refused_with_their_own_codes() {

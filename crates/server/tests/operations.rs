@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, expect, valid_certificate, webpush_subscription};
+use common::{TestServer, expect, expect_error, valid_certificate, webpush_subscription};
 use reqwest::Method;
 use serde_json::json;
 
@@ -178,6 +178,99 @@ async fn the_openapi_document_lists_the_errors_each_route_gives() {
         undocumented.is_empty(),
         "answers missing from /openapi.json: {undocumented:#?}"
     );
+}
+
+/// Every parameter the document places in the path is a `{name}` of that path, and the
+/// parameters read from the query string are documented as query parameters; a client built
+/// from the document would otherwise send them where the server does not look.
+#[tokio::test]
+async fn the_openapi_document_puts_each_parameter_where_the_server_reads_it() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let paths = doc["paths"].as_object().expect("paths object");
+    let mut misplaced = Vec::new();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            for parameter in &parameters {
+                let name = parameter["name"].as_str().expect("parameter name");
+                let in_template = path.contains(&format!("{{{name}}}"));
+                if (parameter["in"] == "path") != in_template {
+                    misplaced.push(format!("{method} {path}: `{name}` is in {}", parameter["in"]));
+                }
+            }
+            // Each `{name}` of the template is documented as a path parameter.
+            for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                let name = segment.trim_matches(|c| c == '{' || c == '}');
+                if !parameters.iter().any(|p| p["name"] == name && p["in"] == "path") {
+                    misplaced.push(format!("{method} {path}: `{name}` is not documented"));
+                }
+            }
+        }
+    }
+    assert!(misplaced.is_empty(), "misplaced parameters: {misplaced:#?}");
+
+    let query_of = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter(|p| p["in"] == "query")
+            .map(|p| p["name"].as_str().expect("name").to_string())
+            .collect()
+    };
+    assert_eq!(query_of("/v1/connect", "get"), ["device", "platform", "token"]);
+    assert_eq!(
+        query_of("/v1/apps/{app}/users/{user}/devices/{device}/deliveries", "get"),
+        ["limit"]
+    );
+}
+
+/// Answers found by calling the routes (and by `.ci/api-check`) that the document once left
+/// out: an unknown recipient, a device whose session ended, another app's credentials.
+#[tokio::test]
+async fn the_openapi_document_lists_the_answers_that_depend_on_stored_state() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let responses = |path: &str, method: &str| doc["paths"][path][method]["responses"].clone();
+    for (path, method, status) in [
+        ("/v1/me/messages", "post", "404"),
+        ("/v1/me/messages", "post", "403"),
+        ("/v1/me/devices/{device}/background", "post", "409"),
+        ("/v1/me/devices/{device}/foreground", "post", "409"),
+        ("/v1/apps/{app}/groups", "post", "404"),
+        ("/v1/apps/{app}/groups", "post", "403"),
+        ("/v1/apps/{app}/messages/batch", "post", "404"),
+        ("/v1/apps/{app}/users/{user}/tokens", "post", "404"),
+        ("/v1/apps/{app}/users/{user}", "put", "404"),
+        ("/v1/apps", "post", "408"),
+    ] {
+        assert!(
+            responses(path, method).get(status).is_some(),
+            "{method} {path} does not list {status}"
+        );
+    }
+
+    // And the server gives them.
+    let app = server.create_app("chat").await;
+    let token = server.user_token(&app, "alice").await;
+    expect_error(
+        server
+            .phone(&token, Method::POST, "/v1/me/messages")
+            .json(&json!({"to": "nobody", "kind": "text", "content": {"text": "hi"}})),
+        404,
+        "user_not_found",
+    )
+    .await;
+    let other = server.create_app("other").await;
+    expect_error(
+        server
+            .backend(&other, Method::POST, &format!("/v1/apps/{}/groups", app.id))
+            .json(&json!({"name": "team"})),
+        403,
+        "wrong_app",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApp {
-    /// A label for the app.
+    /// A label for the app (1 to 128 characters, not only spaces, no control characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
 }
 

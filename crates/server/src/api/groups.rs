@@ -19,12 +19,15 @@ const MAX_MEMBERS_PER_REQUEST: usize = 10_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
-    /// Group id; Herald picks one when absent.
+    /// Group id (letters, digits, `_ . @ -`); Herald picks one when absent.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub id: Option<String>,
-    /// Display name (default title of group notifications).
+    /// Display name (default title of group notifications; 1 to 128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
-    /// Initial members (user ids).
+    /// Initial members (ids of existing users; at most 10,000).
     #[serde(default)]
+    #[schema(max_items = 10000)]
     pub members: Vec<String>,
 }
 
@@ -32,7 +35,8 @@ pub struct CreateGroup {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddMembers {
-    /// User ids to add.
+    /// Ids of existing users to add (at most 10,000).
+    #[schema(max_items = 10000)]
     pub members: Vec<String>,
 }
 
@@ -75,7 +79,9 @@ async fn checked_members(
 #[utoipa::path(post, path = "/v1/apps/{app}/groups", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id")),
     request_body = CreateGroup,
-    responses((status = 201, body = Group), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = Group), (status = 400, body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody),
+        (status = 409, description = "The group id is taken (`group_taken`)", body = ErrorBody)))]
 pub async fn create_group(
     access: AppAccess,
     State(state): State<AppState>,

@@ -22,8 +22,8 @@ pub struct BindToken {
     pub certificate_id: Option<i64>,
     /// …or by name (Agora style). Give exactly one.
     pub certificate_name: Option<String>,
-    /// The vendor token; for Web Push the browser's subscription object.
-    #[schema(value_type = Object)]
+    /// The vendor token (a string); for Web Push the browser's subscription object.
+    #[schema(value_type = Value)]
     pub token: Value,
     /// `ios`, `android`, `harmony` or `web`.
     pub platform: Platform,
@@ -33,8 +33,9 @@ pub struct BindToken {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Background {
-    /// Unread count to show on the app icon; pushes add to it.
+    /// Unread count to show on the app icon (0 or more); pushes add to it.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub unread: i64,
 }
 
@@ -67,7 +68,8 @@ fn view(state: &AppState, device: Device) -> DeviceView {
 #[utoipa::path(put, path = "/v1/me/devices/{device}/push-token", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id chosen by the app")),
     request_body = BindToken,
-    responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody),
+        (status = 404, description = "No such certificate (`certificate_not_found`)", body = ErrorBody)))]
 pub async fn bind_push_token(
     me: UserSession,
     State(state): State<AppState>,
@@ -101,7 +103,8 @@ pub async fn unbind_push_token(
 #[utoipa::path(post, path = "/v1/me/devices/{device}/background", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
     request_body = Option<Background>,
-    responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The device logged out or was kicked (`session_ended`): bind its token or connect first", body = ErrorBody)))]
 pub async fn background(
     me: UserSession,
     State(state): State<AppState>,
@@ -115,7 +118,8 @@ pub async fn background(
 /// The app came to the foreground: no pushes while it stays there; the badge is cleared.
 #[utoipa::path(post, path = "/v1/me/devices/{device}/foreground", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
-    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody),
+        (status = 409, description = "The device logged out or was kicked (`session_ended`): bind its token or connect first", body = ErrorBody)))]
 pub async fn foreground(
     me: UserSession,
     State(state): State<AppState>,

@@ -22,13 +22,15 @@ pub use herald_core::message::SendMessage;
 #[serde(deny_unknown_fields)]
 pub struct SendBatch {
     /// Sender.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub from: String,
-    /// Recipients (at most 500).
+    /// Recipients (1 to 500 user ids).
+    #[schema(min_items = 1, max_items = 500)]
     pub to: Vec<String>,
     /// Kind.
     pub kind: MessageKind,
-    /// Content.
-    #[schema(value_type = Object)]
+    /// `{"text": ...}` for text; any JSON but `null` otherwise.
+    #[schema(value_type = Value)]
     pub content: Value,
     /// Offline push info.
     pub push: Option<PushInfo>,
@@ -114,7 +116,9 @@ pub async fn send_message(
 #[utoipa::path(post, path = "/v1/apps/{app}/messages/batch", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id")),
     request_body = SendBatch,
-    responses((status = 200, body = Vec<BatchItem>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "One result per recipient; a recipient's failure is in its item", body = Vec<BatchItem>),
+        (status = 400, body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody)))]
 pub async fn send_batch(
     access: AppAccess,
     State(state): State<AppState>,
@@ -161,7 +165,9 @@ pub async fn send_batch(
 /// Sends a message as the token's user (the phone app).
 #[utoipa::path(post, path = "/v1/me/messages", tag = "client", security(("user_token" = [])),
     request_body = SendMessage,
-    responses((status = 201, body = Sent), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = Sent), (status = 400, body = ErrorBody),
+        (status = 403, description = "The sender is not a member of the group (`not_a_member`)", body = ErrorBody),
+        (status = 404, description = "No such recipient (`user_not_found`, `group_not_found`)", body = ErrorBody)))]
 pub async fn send_my_message(
     me: UserSession,
     State(state): State<AppState>,
@@ -191,10 +197,13 @@ pub async fn message_deliveries(
     }))
 }
 
-/// Paging of device deliveries.
+/// Paging of device deliveries. Unknown parameters are refused (`?limt=10` is a mistake).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Limit {
-    /// Most records (default 50, at most 500).
+    /// Most records (default 50; 0 counts as 1, more than 500 as 500).
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 

@@ -47,9 +47,11 @@ impl utoipa::Modify for SecuritySchemes {
 }
 
 /// Adds the answers any route may give besides its own to each operation of the document, so
-/// that a client generated from it expects them: 401 where credentials are required, 400
-/// where a parameter or body is read, 413 where a body is read, and 415 where a JSON body is
-/// required (the same [`ErrorBody`](crate::error::ErrorBody) as every error).
+/// that a client generated from it expects them: 401 where credentials are required, 403 where
+/// app credentials are (they may name another app than the path), 400 where a parameter or
+/// body is read, 404 where the path names something, 408 and 413 where a body is read, and 415
+/// where a JSON body is required (the same [`ErrorBody`](crate::error::ErrorBody) as every
+/// error). A route's own description of a status is kept.
 pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
@@ -70,10 +72,25 @@ pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         &'static str,
         fn(&utoipa::openapi::path::Operation) -> bool,
     );
-    let common: [Common; 4] = [
+    let common: [Common; 7] = [
         ("401", "Missing or wrong credentials (`unauthorized`)", |op| {
             op.security.as_ref().is_some_and(|s| !s.is_empty())
         }),
+        (
+            "403",
+            "The app credentials belong to another app than the path's (`wrong_app`)",
+            |op| requires_scheme(op, "app_secret"),
+        ),
+        (
+            "404",
+            "Something the path names does not exist (`app_not_found`, `user_not_found`…)",
+            |op| has_parameter_in(op, utoipa::openapi::path::ParameterIn::Path),
+        ),
+        (
+            "408",
+            "The body stopped arriving (`request_timeout`, http_body_timeout_seconds)",
+            |op| op.request_body.is_some(),
+        ),
         (
             "400",
             "The body or a parameter breaks a rule; `field` names it",
@@ -115,6 +132,31 @@ pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
             }
         }
     }
+}
+
+/// Whether the operation accepts the security scheme `scheme`.
+fn requires_scheme(operation: &utoipa::openapi::path::Operation, scheme: &str) -> bool {
+    let Some(requirements) = &operation.security else {
+        return false;
+    };
+    // `SecurityRequirement` keeps its schemes private; its JSON form names them.
+    requirements.iter().any(|requirement| {
+        serde_json::to_value(requirement)
+            .ok()
+            .and_then(|value| value.as_object().map(|schemes| schemes.contains_key(scheme)))
+            .unwrap_or(false)
+    })
+}
+
+/// Whether the operation has a parameter in `location`.
+fn has_parameter_in(
+    operation: &utoipa::openapi::path::Operation,
+    location: utoipa::openapi::path::ParameterIn,
+) -> bool {
+    operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| parameters.iter().any(|p| p.parameter_in == location))
 }
 
 /// Every documented route. The OpenAPI document is built from this same list, so a route cannot

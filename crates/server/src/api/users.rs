@@ -25,7 +25,8 @@ const DEFAULT_TOKEN_TTL: u64 = 7 * 24 * 3600;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PutUser {
-    /// Display name (default title of C2C notifications).
+    /// Display name (default title of C2C notifications; 1 to 128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub nickname: Option<String>,
     /// Avatar image URL (http or https).
     pub avatar_url: Option<String>,
@@ -36,6 +37,7 @@ pub struct PutUser {
 #[serde(deny_unknown_fields)]
 pub struct MintToken {
     /// Lifetime in seconds (60 to 7,776,000; default 604,800 = 7 days).
+    #[schema(minimum = 60, maximum = 7776000)]
     pub ttl_seconds: Option<u64>,
 }
 
@@ -76,9 +78,11 @@ fn check_profile(body: &PutUser) -> Result<(), Invalid> {
 
 /// Creates a user or updates its profile.
 #[utoipa::path(put, path = "/v1/apps/{app}/users/{user}", tag = "server", security(("app_secret" = [])),
-    params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id")),
+    params(("app" = String, Path, description = "App id"),
+        ("user" = String, Path, description = "User id: letters, digits, `_ . @ -`", min_length = 1, max_length = 128)),
     request_body = Option<PutUser>,
-    responses((status = 200, body = User), (status = 201, body = User), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = User), (status = 201, body = User), (status = 400, body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody)))]
 pub async fn put_user(
     access: AppAccess,
     State(state): State<AppState>,
@@ -116,9 +120,11 @@ pub async fn get_user(
 
 /// Mints a user token (creating the user if new).
 #[utoipa::path(post, path = "/v1/apps/{app}/users/{user}/tokens", tag = "server", security(("app_secret" = [])),
-    params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id")),
+    params(("app" = String, Path, description = "App id"),
+        ("user" = String, Path, description = "User id: letters, digits, `_ . @ -`", min_length = 1, max_length = 128)),
     request_body = Option<MintToken>,
-    responses((status = 201, body = UserToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = UserToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody)))]
 pub async fn mint_token(
     access: AppAccess,
     State(state): State<AppState>,

@@ -17,12 +17,17 @@ use axum::response::Response;
 use herald_core::Platform;
 use serde::Deserialize;
 
-/// Query of `GET /v1/connect`.
+/// Query of `GET /v1/connect`. Unknown parameters are refused, as unknown body fields are, so
+/// that a misspelt one is reported instead of ignored.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConnectQuery {
-    /// The device id chosen by the app.
+    /// The device id chosen by the app: letters, digits, `_ . @ -`.
+    #[param(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9_.@-]+$")]
     pub device: String,
     /// `ios`, `android`, `harmony` or `web`.
+    #[param(value_type = Platform)]
     pub platform: String,
     /// The user token, for clients that cannot set headers.
     #[allow(dead_code)]
