@@ -158,6 +158,28 @@ impl Setup {
         report.message_id
     }
 
+    /// Moves the clock on for the queued jobs: whatever is queued is due now.
+    async fn make_due(&self) {
+        self.sql("UPDATE deliveries SET not_before = 0 WHERE state = 'queued'").await;
+    }
+
+    /// Sets every open job's expiry (the end of its TTL).
+    async fn set_expiry(&self, at: i64) {
+        self.sql(&format!(
+            "UPDATE deliveries SET expires_at = {at} WHERE state IN ('queued', 'in_flight')"
+        ))
+        .await;
+    }
+
+    /// Runs one statement on the database beside the store (the test's time machine).
+    async fn sql(&self, statement: &str) {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self._dir.path().join("herald.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+        sqlx::query(statement).execute(&mut conn).await.expect("statement");
+        conn.close().await.expect("close");
+    }
+
     /// Claims and sends whatever is due; returns how many jobs were handled.
     async fn dispatch(&self) -> usize {
         self.dispatcher.run_once().await.expect("dispatch")
@@ -338,28 +360,42 @@ async fn a_push_whose_ttl_ran_out_before_sending_expires_unsent() {
     assert!(adapter.calls().is_empty(), "the vendor was not asked");
 }
 
+/// Retry until the TTL, not until a count: a push that failed as many times as the former
+/// attempt cap allowed (25) is still retried while its TTL lasts, and expired only once its
+/// next attempt would come after the TTL. (This replaces the test that expected it given up
+/// after the 25th attempt: the behaviour changed on purpose.)
 #[tokio::test]
-async fn a_push_that_keeps_failing_is_given_up_after_the_last_attempt() {
-    let attempts = herald_engine::retry::MAX_ATTEMPTS as usize;
-    let adapter = Scripted::answering((0..attempts).map(|_| retry(Some(Duration::ZERO))));
+async fn a_push_that_keeps_failing_is_retried_while_its_ttl_lasts_and_expired_after() {
+    let attempts = herald_engine::retry::FORMER_ATTEMPT_CAP as usize + 5;
+    let adapter = Scripted::answering((0..=attempts).map(|_| retry(Some(Duration::from_secs(1)))));
     let setup = Setup::new(adapter.clone()).await;
     let message = setup.send(HOUR).await;
     for attempt in 1..=attempts {
-        assert_eq!(setup.dispatch().await, 1, "attempt {attempt} is due at once");
+        setup.make_due().await;
+        assert_eq!(setup.dispatch().await, 1, "attempt {attempt} is made");
     }
-    assert_eq!(setup.dispatch().await, 0, "no attempt after the last");
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Queued, "still retried: {record:?}");
+    assert_eq!(record.attempts as usize, attempts);
+    let due = setup.store.next_due().await.expect("next due").expect("due later");
+    assert!(
+        due >= now_millis() + 230_000,
+        "the backoff has grown to minutes (the larger of it and Retry-After: 1): {} ms",
+        due - now_millis()
+    );
 
+    // The TTL is nearly over: the next failure would be retried after it, so it expires.
+    setup.set_expiry(now_millis() + 60_000).await;
+    setup.make_due().await;
+    assert_eq!(setup.dispatch().await, 1);
     let record = setup.delivery(&message).await;
     assert_eq!(record.state, DeliveryState::Expired);
-    assert_eq!(record.attempts as usize, attempts);
+    assert_eq!(record.attempts as usize, attempts + 1);
     let log = setup.attempts(&message).await;
-    assert_eq!(log.len(), attempts);
-    assert!(
-        log[..attempts - 1].iter().all(|o| *o == AttemptOutcome::Retry),
-        "{log:?}"
-    );
-    assert_eq!(log[attempts - 1], AttemptOutcome::Expired);
-    assert_eq!(adapter.calls().len(), attempts);
+    assert!(log[..attempts].iter().all(|o| *o == AttemptOutcome::Retry), "{log:?}");
+    assert_eq!(log[attempts], AttemptOutcome::Expired);
+    assert_eq!(setup.store.next_due().await.expect("next due"), None);
+    assert_eq!(adapter.calls().len(), attempts + 1);
 }
 
 #[tokio::test]

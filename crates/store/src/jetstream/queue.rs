@@ -9,7 +9,7 @@
 //! explicit acks; a node that dies holding jobs has them redelivered to the others after the
 //! ack wait. A retry is written back to PostgreSQL as `queued` with its due time and the
 //! JetStream message is acked: the relay publishes it again when due, so retries survive any
-//! crash too. Jobs that end without reaching the phone (expired after their attempts or TTL,
+//! crash too. Jobs that end without reaching the phone (expired at the end of their TTL,
 //! or redelivered too often) are copied to the dead-letter stream.
 
 use crate::postgres::PgStore;
