@@ -215,16 +215,21 @@ impl Setup {
 
 /// Bob's phone, bound to the certificate (the one place the tests touch the device API).
 async fn bind_phone(store: &dyn Store, certificate_id: i64) {
+    bind_device(store, certificate_id, "pixel", TOKEN).await;
+}
+
+/// One more of bob's devices, bound to the certificate.
+async fn bind_device(store: &dyn Store, certificate_id: i64, device: &str, token: &str) {
     store
         .bind_token(
             APP,
             "bob",
-            "pixel",
+            device,
             &Binding {
                 platform: Platform::Android,
                 certificate_id,
                 vendor: Vendor::Fcm,
-                token: TOKEN,
+                token,
             },
         )
         .await
@@ -296,6 +301,46 @@ async fn a_server_error_is_retried_after_a_backoff_and_then_accepted() {
         [AttemptOutcome::Retry, AttemptOutcome::Accepted]
     );
     assert_eq!(adapter.calls().len(), 2);
+}
+
+/// Retries are batched again: the targets of one failed vendor request come due together and
+/// go out in one request again, not a few at a time.
+#[tokio::test]
+async fn the_retries_of_one_request_go_out_together_in_one_request() {
+    let adapter = Scripted::answering([retry(None)]);
+    let setup = Setup::new(adapter.clone()).await;
+    let certificate = setup.store.list_certificates(APP).await.expect("certificates")[0].id;
+    for n in 0..19 {
+        bind_device(setup.store.as_ref(), certificate, &format!("tablet-{n}"), &format!("token-{n}")).await;
+    }
+    let report = setup
+        .messenger
+        .send(Outgoing {
+            app: APP.into(),
+            from: "alice".into(),
+            from_device: None,
+            to: Destination::C2c { to: "bob".into() },
+            kind: MessageKind::Text,
+            content: json!({"text": "hi all"}),
+            push: PushInfo::default(),
+            attributes: Map::new(),
+        })
+        .await
+        .expect("sent");
+    assert_eq!(report.pushed, 20);
+    assert_eq!(setup.dispatch().await, 20);
+    assert_eq!(adapter.calls().len(), 1, "one request for the 20 devices");
+
+    // At the first moment a retry is due, all 20 are.
+    let due = setup.store.next_due().await.expect("next due").expect("due later");
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(due - now_millis()).unwrap_or(0) + 5,
+    ))
+    .await;
+    assert_eq!(setup.dispatch().await, 20, "every retry is due at once");
+    let calls = adapter.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[1].len(), 20, "the retries went out in one request");
 }
 
 #[tokio::test]

@@ -106,10 +106,14 @@ impl Dispatcher {
         let vendor = cert.vendor.as_str();
         metrics::histogram!("herald_push_request_seconds", "vendor" => vendor)
             .record(started.elapsed().as_secs_f64());
+        // One jitter for the whole unit: its retries come due together and go out as one
+        // vendor batch again (a factor per job spread them over ±20 % of the delay, and a
+        // claim in between took a few at a time).
+        let jitter = Jitter::random();
         let at = |now| Attempted {
             now,
             latency_ms,
-            jitter: Jitter::random(),
+            jitter,
         };
         match sent {
             Ok(outcomes) => {
