@@ -10,7 +10,9 @@ use herald_core::{
     Adapter, AdapterError, CertificateDefaults, ClickAction, NewCertificate, Notification, Outcome, Platform,
     Secret, Store, Target, Vendor, now_millis,
 };
-use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, Outgoing, PresenceHub};
+use herald_engine::{
+    AdapterRegistry, DispatchConfig, Dispatcher, HealthState, HoldPolicy, Messenger, Outgoing, PresenceHub,
+};
 use serde_json::{Map, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -83,6 +85,11 @@ struct Setup {
 
 impl Setup {
     async fn new(adapter: Arc<Scripted>) -> Self {
+        Self::with(adapter, DispatchConfig::default()).await
+    }
+
+    /// [`Setup::new`] with the dispatcher tuned by `config`.
+    async fn with(adapter: Arc<Scripted>, config: DispatchConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let store = herald_store::open(&url, &[7; herald_store::MASTER_KEY_LEN])
@@ -124,7 +131,7 @@ impl Setup {
             store.clone(),
             registry,
             wake.clone(),
-            DispatchConfig::default(),
+            config,
         );
         let messenger = Messenger::new(store.clone(), PresenceHub::new(), wake);
         Self {
@@ -156,6 +163,40 @@ impl Setup {
             .expect("sent");
         assert_eq!(report.pushed, 1, "bob's phone is offline and bound: one push");
         report.message_id
+    }
+
+    /// Bob gets 19 more devices on the certificate and alice sends him a text: 20 pushes.
+    async fn send_to_twenty_devices(&self) -> String {
+        let certificate = self.certificate().await;
+        for n in 0..19 {
+            bind_device(self.store.as_ref(), certificate, &format!("tablet-{n}"), &format!("token-{n}")).await;
+        }
+        let report = self
+            .messenger
+            .send(Outgoing {
+                app: APP.into(),
+                from: "alice".into(),
+                from_device: None,
+                to: Destination::C2c { to: "bob".into() },
+                kind: MessageKind::Text,
+                content: json!({"text": "hi all"}),
+                push: PushInfo::default(),
+                attributes: Map::new(),
+            })
+            .await
+            .expect("sent");
+        assert_eq!(report.pushed, 20);
+        report.message_id
+    }
+
+    /// The id of the FCM certificate.
+    async fn certificate(&self) -> i64 {
+        self.store.list_certificates(APP).await.expect("certificates")[0].id
+    }
+
+    /// Every delivery record of the message.
+    async fn deliveries(&self, message: &str) -> Vec<DeliveryRecord> {
+        self.store.message_deliveries(APP, message).await.expect("deliveries")
     }
 
     /// Moves the clock on for the queued jobs: whatever is queued is due now.
@@ -309,25 +350,7 @@ async fn a_server_error_is_retried_after_a_backoff_and_then_accepted() {
 async fn the_retries_of_one_request_go_out_together_in_one_request() {
     let adapter = Scripted::answering([retry(None)]);
     let setup = Setup::new(adapter.clone()).await;
-    let certificate = setup.store.list_certificates(APP).await.expect("certificates")[0].id;
-    for n in 0..19 {
-        bind_device(setup.store.as_ref(), certificate, &format!("tablet-{n}"), &format!("token-{n}")).await;
-    }
-    let report = setup
-        .messenger
-        .send(Outgoing {
-            app: APP.into(),
-            from: "alice".into(),
-            from_device: None,
-            to: Destination::C2c { to: "bob".into() },
-            kind: MessageKind::Text,
-            content: json!({"text": "hi all"}),
-            push: PushInfo::default(),
-            attributes: Map::new(),
-        })
-        .await
-        .expect("sent");
-    assert_eq!(report.pushed, 20);
+    setup.send_to_twenty_devices().await;
     assert_eq!(setup.dispatch().await, 20);
     assert_eq!(adapter.calls().len(), 1, "one request for the 20 devices");
 
@@ -413,7 +436,12 @@ async fn a_push_whose_ttl_ran_out_before_sending_expires_unsent() {
 async fn a_push_that_keeps_failing_is_retried_while_its_ttl_lasts_and_expired_after() {
     let attempts = herald_engine::retry::FORMER_ATTEMPT_CAP as usize + 5;
     let adapter = Scripted::answering((0..=attempts).map(|_| retry(Some(Duration::from_secs(1)))));
-    let setup = Setup::new(adapter.clone()).await;
+    // The retry rule alone: the certificate is never held (see the tests of holding below).
+    let config = DispatchConfig {
+        hold: HoldPolicy::never(),
+        ..DispatchConfig::default()
+    };
+    let setup = Setup::with(adapter.clone(), config).await;
     let message = setup.send(HOUR).await;
     for attempt in 1..=attempts {
         setup.make_due().await;
@@ -509,4 +537,61 @@ async fn a_used_up_quota_is_recorded_as_such_and_not_retried() {
         Some(TOKEN),
         "the token stays bound"
     );
+}
+
+/// A failing vendor is held, not hammered: after three failed requests in a row the
+/// certificate is degraded and its jobs wait in the queue without spending attempts; a probe
+/// of one target tests the vendor when due, and once it is answered the backlog goes out in
+/// one full request.
+#[tokio::test]
+async fn a_failing_vendor_is_held_probed_and_then_sent_the_backlog_in_one_request() {
+    let adapter = Scripted::answering([retry(None), retry(None), Err("connection refused".into())]);
+    let config = DispatchConfig {
+        hold: HoldPolicy {
+            degrade_after: 3,
+            first_probe: Duration::from_millis(300),
+            longest_probe: Duration::from_secs(1),
+            while_probing: Duration::from_millis(100),
+        },
+        ..DispatchConfig::default()
+    };
+    let setup = Setup::with(adapter.clone(), config).await;
+    let message = setup.send_to_twenty_devices().await;
+    let certificate = setup.certificate().await;
+    for attempt in 1..=3 {
+        setup.make_due().await;
+        assert_eq!(setup.dispatch().await, 20, "attempt {attempt}");
+        let health = setup.dispatcher.certificate_health(APP, certificate);
+        let expected = if attempt < 3 { HealthState::Working } else { HealthState::Degraded };
+        assert_eq!(health.state, expected, "after attempt {attempt}: {health:?}");
+    }
+    let health = setup.dispatcher.certificate_health(APP, certificate);
+    assert_eq!(health.last_error.as_deref(), Some("transport: connection refused"));
+    let degraded_since = health.since;
+
+    // Held: due or not, nothing goes to the vendor and no attempt is spent.
+    setup.make_due().await;
+    assert_eq!(setup.dispatch().await, 20, "claimed and put back");
+    assert_eq!(adapter.calls().len(), 3, "the vendor was not asked");
+    assert!(setup.deliveries(&message).await.iter().all(|r| r.state == DeliveryState::Queued && r.attempts == 3));
+
+    // The probe: one target, when due.
+    let due = setup.store.next_due().await.expect("next due").expect("held until the probe");
+    assert!(due <= degraded_since + 300, "held until the probe is due");
+    tokio::time::sleep(Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0) + 5)).await;
+    assert_eq!(setup.dispatch().await, 20);
+    let calls = adapter.calls();
+    assert_eq!(calls.len(), 4);
+    assert_eq!(calls[3].len(), 1, "the probe carries one target");
+    let health = setup.dispatcher.certificate_health(APP, certificate);
+    assert_eq!(health.state, HealthState::Working, "the probe was answered: {health:?}");
+
+    // The backlog follows in one request.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(setup.dispatch().await, 19);
+    let calls = adapter.calls();
+    assert_eq!(calls.len(), 5, "{calls:?}");
+    assert_eq!(calls[4].len(), 19, "the backlog went out in one request");
+    let records = setup.deliveries(&message).await;
+    assert!(records.iter().all(|r| r.state == DeliveryState::Accepted && r.attempts == 4), "{records:?}");
 }
