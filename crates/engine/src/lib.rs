@@ -12,6 +12,8 @@ pub mod recorder;
 pub mod retry;
 
 pub use adapters::{AdapterFactory, AdapterRegistry};
-pub use dispatch::{CertificateHealth, DispatchConfig, Dispatcher, GroupKey, Handoff, HealthState, HoldPolicy};
+pub use dispatch::{
+    CertificateHealth, DispatchConfig, Dispatcher, GroupKey, Handoff, HealthState, HoldPolicy,
+};
 pub use messaging::{Messenger, Outgoing, SendError, SendReport};
 pub use presence::{DeviceKey, PresenceHub, SessionSignal};

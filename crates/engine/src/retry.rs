@@ -106,6 +106,9 @@ mod tests {
         assert_eq!(backoff_with(1, after(5), Jitter::NONE), Duration::from_secs(5));
         assert_eq!(backoff_with(4, after(5), Jitter::NONE), Duration::from_secs(8));
         assert_eq!(backoff_with(30, after(1), Jitter::NONE), MAX);
-        assert_eq!(backoff_with(30, after(900), Jitter::NONE), Duration::from_secs(900));
+        assert_eq!(
+            backoff_with(30, after(900), Jitter::NONE),
+            Duration::from_secs(900)
+        );
     }
 }

@@ -126,13 +126,7 @@ impl Setup {
         let factory_adapter: Arc<dyn Adapter> = adapter;
         let registry = AdapterRegistry::new(Arc::new(move |_, _| Ok(factory_adapter.clone())));
         let wake = Arc::new(Notify::new());
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            store.clone(),
-            registry,
-            wake.clone(),
-            config,
-        );
+        let dispatcher = Dispatcher::new(store.clone(), store.clone(), registry, wake.clone(), config);
         let messenger = Messenger::new(store.clone(), PresenceHub::new(), wake);
         Self {
             _dir: dir,
@@ -169,7 +163,13 @@ impl Setup {
     async fn send_to_twenty_devices(&self) -> String {
         let certificate = self.certificate().await;
         for n in 0..19 {
-            bind_device(self.store.as_ref(), certificate, &format!("tablet-{n}"), &format!("token-{n}")).await;
+            bind_device(
+                self.store.as_ref(),
+                certificate,
+                &format!("tablet-{n}"),
+                &format!("token-{n}"),
+            )
+            .await;
         }
         let report = self
             .messenger
@@ -196,12 +196,16 @@ impl Setup {
 
     /// Every delivery record of the message.
     async fn deliveries(&self, message: &str) -> Vec<DeliveryRecord> {
-        self.store.message_deliveries(APP, message).await.expect("deliveries")
+        self.store
+            .message_deliveries(APP, message)
+            .await
+            .expect("deliveries")
     }
 
     /// Moves the clock on for the queued jobs: whatever is queued is due now.
     async fn make_due(&self) {
-        self.sql("UPDATE deliveries SET not_before = 0 WHERE state = 'queued'").await;
+        self.sql("UPDATE deliveries SET not_before = 0 WHERE state = 'queued'")
+            .await;
     }
 
     /// Sets every open job's expiry (the end of its TTL).
@@ -217,7 +221,10 @@ impl Setup {
         use sqlx::Connection;
         let url = format!("sqlite://{}", self._dir.path().join("herald.db").display());
         let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
-        sqlx::query(statement).execute(&mut conn).await.expect("statement");
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .expect("statement");
         conn.close().await.expect("close");
     }
 
@@ -355,7 +362,12 @@ async fn the_retries_of_one_request_go_out_together_in_one_request() {
     assert_eq!(adapter.calls().len(), 1, "one request for the 20 devices");
 
     // At the first moment a retry is due, all 20 are.
-    let due = setup.store.next_due().await.expect("next due").expect("due later");
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("due later");
     tokio::time::sleep(Duration::from_millis(
         u64::try_from(due - now_millis()).unwrap_or(0) + 5,
     ))
@@ -450,7 +462,12 @@ async fn a_push_that_keeps_failing_is_retried_while_its_ttl_lasts_and_expired_af
     let record = setup.delivery(&message).await;
     assert_eq!(record.state, DeliveryState::Queued, "still retried: {record:?}");
     assert_eq!(record.attempts as usize, attempts);
-    let due = setup.store.next_due().await.expect("next due").expect("due later");
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("due later");
     assert!(
         due >= now_millis() + 230_000,
         "the backoff has grown to minutes (the larger of it and Retry-After: 1): {} ms",
@@ -465,7 +482,10 @@ async fn a_push_that_keeps_failing_is_retried_while_its_ttl_lasts_and_expired_af
     assert_eq!(record.state, DeliveryState::Expired);
     assert_eq!(record.attempts as usize, attempts + 1);
     let log = setup.attempts(&message).await;
-    assert!(log[..attempts].iter().all(|o| *o == AttemptOutcome::Retry), "{log:?}");
+    assert!(
+        log[..attempts].iter().all(|o| *o == AttemptOutcome::Retry),
+        "{log:?}"
+    );
     assert_eq!(log[attempts], AttemptOutcome::Expired);
     assert_eq!(setup.store.next_due().await.expect("next due"), None);
     assert_eq!(adapter.calls().len(), attempts + 1);
@@ -562,29 +582,54 @@ async fn a_failing_vendor_is_held_probed_and_then_sent_the_backlog_in_one_reques
         setup.make_due().await;
         assert_eq!(setup.dispatch().await, 20, "attempt {attempt}");
         let health = setup.dispatcher.certificate_health(APP, certificate);
-        let expected = if attempt < 3 { HealthState::Working } else { HealthState::Degraded };
+        let expected = if attempt < 3 {
+            HealthState::Working
+        } else {
+            HealthState::Degraded
+        };
         assert_eq!(health.state, expected, "after attempt {attempt}: {health:?}");
     }
     let health = setup.dispatcher.certificate_health(APP, certificate);
-    assert_eq!(health.last_error.as_deref(), Some("transport: connection refused"));
+    assert_eq!(
+        health.last_error.as_deref(),
+        Some("transport: connection refused")
+    );
     let degraded_since = health.since;
 
     // Held: due or not, nothing goes to the vendor and no attempt is spent.
     setup.make_due().await;
     assert_eq!(setup.dispatch().await, 20, "claimed and put back");
     assert_eq!(adapter.calls().len(), 3, "the vendor was not asked");
-    assert!(setup.deliveries(&message).await.iter().all(|r| r.state == DeliveryState::Queued && r.attempts == 3));
+    assert!(
+        setup
+            .deliveries(&message)
+            .await
+            .iter()
+            .all(|r| r.state == DeliveryState::Queued && r.attempts == 3)
+    );
 
     // The probe: one target, when due.
-    let due = setup.store.next_due().await.expect("next due").expect("held until the probe");
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("held until the probe");
     assert!(due <= degraded_since + 300, "held until the probe is due");
-    tokio::time::sleep(Duration::from_millis(u64::try_from(due - now_millis()).unwrap_or(0) + 5)).await;
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(due - now_millis()).unwrap_or(0) + 5,
+    ))
+    .await;
     assert_eq!(setup.dispatch().await, 20);
     let calls = adapter.calls();
     assert_eq!(calls.len(), 4);
     assert_eq!(calls[3].len(), 1, "the probe carries one target");
     let health = setup.dispatcher.certificate_health(APP, certificate);
-    assert_eq!(health.state, HealthState::Working, "the probe was answered: {health:?}");
+    assert_eq!(
+        health.state,
+        HealthState::Working,
+        "the probe was answered: {health:?}"
+    );
 
     // The backlog follows in one request.
     tokio::time::sleep(Duration::from_millis(120)).await;
@@ -593,5 +638,10 @@ async fn a_failing_vendor_is_held_probed_and_then_sent_the_backlog_in_one_reques
     assert_eq!(calls.len(), 5, "{calls:?}");
     assert_eq!(calls[4].len(), 19, "the backlog went out in one request");
     let records = setup.deliveries(&message).await;
-    assert!(records.iter().all(|r| r.state == DeliveryState::Accepted && r.attempts == 4), "{records:?}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.state == DeliveryState::Accepted && r.attempts == 4),
+        "{records:?}"
+    );
 }

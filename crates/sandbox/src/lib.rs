@@ -161,7 +161,8 @@ impl Sandbox {
         let (url, task) = emulator::serve_tls(next_addr(), apns_router, &tls).await?;
         urls.insert(Vendor::Apns, url);
         tasks.push(task);
-        let (inspect_url, task) = emulator::serve_plain(next_addr(), inspect::router(state.clone()), None).await?;
+        let (inspect_url, task) =
+            emulator::serve_plain(next_addr(), inspect::router(state.clone()), None).await?;
         tasks.push(task);
         Ok(Self {
             urls,

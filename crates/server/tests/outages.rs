@@ -54,12 +54,15 @@ async fn fleet() -> Stack {
     .await;
     stack.user("sender", "Sender").await;
     let mut members = vec!["sender".to_string()];
-    let plan = std::iter::once((FAILING, FAILING_DEVICES)).chain(HEALTHY.iter().map(|v| (*v, HEALTHY_DEVICES)));
+    let plan =
+        std::iter::once((FAILING, FAILING_DEVICES)).chain(HEALTHY.iter().map(|v| (*v, HEALTHY_DEVICES)));
     for (vendor, count) in plan {
         for i in 0..count {
             let user = format!("{vendor}{i:03}");
             let token = stack.user(&user, &user).await;
-            stack.bind(&token, "phone", vendor, &push_token(vendor, &user)).await;
+            stack
+                .bind(&token, "phone", vendor, &push_token(vendor, &user))
+                .await;
             members.push(user);
         }
     }
@@ -72,7 +75,11 @@ async fn send_group(stack: &Stack, text: &str) -> String {
     let sent = stack
         .send(json!({"from": "sender", "group": "all", "kind": "text", "content": {"text": text}}))
         .await;
-    assert_eq!(sent["pushed"], FAILING_DEVICES + HEALTHY.len() * HEALTHY_DEVICES, "{sent}");
+    assert_eq!(
+        sent["pushed"],
+        FAILING_DEVICES + HEALTHY.len() * HEALTHY_DEVICES,
+        "{sent}"
+    );
     sent["message_id"].as_str().expect("id").to_string()
 }
 
@@ -101,7 +108,10 @@ async fn healthy_pushes_accepted(stack: &Stack, message: &str, within: Duration)
     let deadline = Instant::now() + within;
     loop {
         let records = deliveries(stack, message).await;
-        let healthy: Vec<&Value> = records.iter().filter(|r| vendor_of(r) != FAILING && r["user_id"] != "sender").collect();
+        let healthy: Vec<&Value> = records
+            .iter()
+            .filter(|r| vendor_of(r) != FAILING && r["user_id"] != "sender")
+            .collect();
         assert_eq!(healthy.len(), HEALTHY.len() * HEALTHY_DEVICES);
         let times: Option<Vec<i64>> = healthy.iter().map(|r| accepted_at(r)).collect();
         if let Some(times) = times {
@@ -110,7 +120,11 @@ async fn healthy_pushes_accepted(stack: &Stack, message: &str, within: Duration)
         assert!(
             Instant::now() < deadline,
             "the healthy vendors' pushes did not all arrive within {within:?}: {:?}",
-            healthy.iter().filter(|r| r["state"] != "accepted").take(3).collect::<Vec<_>>()
+            healthy
+                .iter()
+                .filter(|r| r["state"] != "accepted")
+                .take(3)
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -121,10 +135,16 @@ async fn settled(stack: &Stack, message: &str, within: Duration) -> Vec<Value> {
     let deadline = Instant::now() + within;
     loop {
         let records = deliveries(stack, message).await;
-        if records.iter().all(|d| d["state"] != "queued" && d["state"] != "in_flight") {
+        if records
+            .iter()
+            .all(|d| d["state"] != "queued" && d["state"] != "in_flight")
+        {
             return records;
         }
-        assert!(Instant::now() < deadline, "the message's pushes did not settle within {within:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the message's pushes did not settle within {within:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -160,7 +180,10 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
     let calm = send_group(&stack, "before the outage").await;
     let calm_last = healthy_pushes_accepted(&stack, &calm, Duration::from_secs(30)).await;
     let calm_records = settled(&stack, &calm, Duration::from_secs(30)).await;
-    assert!(calm_records.iter().all(|r| r["state"] == "accepted"), "{calm_records:?}");
+    assert!(
+        calm_records.iter().all(|r| r["state"] == "accepted"),
+        "{calm_records:?}"
+    );
     let calm_ms = calm_last - started;
     stack.sandbox.state.reset();
 
@@ -188,11 +211,22 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
     // The failing vendor is held, not hammered, and says so (by 50 s even a hanging vendor
     // has failed three requests of 10 s each).
     let check_at = outage_started + 50_000;
-    tokio::time::sleep(Duration::from_millis(u64::try_from(check_at - now_millis()).unwrap_or(0))).await;
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(check_at - now_millis()).unwrap_or(0),
+    ))
+    .await;
     let health = certificate_health(&stack, FAILING).await;
     assert_eq!(health["state"], "degraded", "{health}");
-    assert!(health["since"].as_i64().is_some_and(|since| since >= outage_started), "{health}");
-    assert!(health["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{health}");
+    assert!(
+        health["since"]
+            .as_i64()
+            .is_some_and(|since| since >= outage_started),
+        "{health}"
+    );
+    assert!(
+        health["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{health}"
+    );
     assert_eq!(certificate_health(&stack, "honor").await["state"], "working");
     let held = deliveries(&stack, &stormy).await;
     let attempts: u64 = held
@@ -211,7 +245,9 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
     // After the outage: nothing lost, every device reached once, the backlog batched.
     let records = settled(&stack, &stormy, OUTAGE + Duration::from_secs(60)).await;
     let states: BTreeMap<String, usize> = records.iter().fold(BTreeMap::new(), |mut counts, r| {
-        *counts.entry(format!("{}:{}", vendor_of(r), r["state"].as_str().unwrap_or("?"))).or_default() += 1;
+        *counts
+            .entry(format!("{}:{}", vendor_of(r), r["state"].as_str().unwrap_or("?")))
+            .or_default() += 1;
         counts
     });
     assert!(records.iter().all(|r| r["state"] == "accepted"), "{states:?}");
@@ -221,10 +257,17 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
         .filter_map(accepted_at)
         .min()
         .unwrap_or_default();
-    assert!(recovered >= outage_ends, "the failing vendor took nothing during its outage");
+    assert!(
+        recovered >= outage_ends,
+        "the failing vendor took nothing during its outage"
+    );
     for i in 0..FAILING_DEVICES {
         let user = format!("{FAILING}{i:03}");
-        assert_eq!(stack.inbox(FAILING, &push_token(FAILING, &user)).len(), 1, "{user}");
+        assert_eq!(
+            stack.inbox(FAILING, &push_token(FAILING, &user)).len(),
+            1,
+            "{user}"
+        );
     }
     let batches = batches_seen(&stack);
     println!("figures [{label}]: Huawei requests after the outage, tokens each: {batches:?}");
@@ -239,7 +282,11 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vendor_answering_503_for_a_minute_loses_nothing_and_stalls_no_one() {
-    outage_during_a_group_fan_out(OutageKind::Unavailable { retry_after: Some(1) }, "503 + Retry-After: 1").await;
+    outage_during_a_group_fan_out(
+        OutageKind::Unavailable { retry_after: Some(1) },
+        "503 + Retry-After: 1",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

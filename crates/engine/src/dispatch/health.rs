@@ -322,7 +322,13 @@ mod tests {
         let second = 1000;
         assert_eq!(board.admit("a", 1, NOW), Admission::Send);
         // Two failures and an answer: the count starts over.
-        for verdict in [failed(None), failed(None), Verdict::Answered, failed(None), failed(None)] {
+        for verdict in [
+            failed(None),
+            failed(None),
+            Verdict::Answered,
+            failed(None),
+            failed(None),
+        ] {
             assert_eq!(board.report("a", 1, "fcm", &verdict, false, NOW), None);
         }
         assert_eq!(board.get("a", 1).state, HealthState::Working);
@@ -334,8 +340,17 @@ mod tests {
         let health = board.get("a", 1);
         assert_eq!((health.state, health.since), (HealthState::Degraded, NOW));
         assert_eq!(health.last_error.as_deref(), Some("503"));
-        assert_eq!(board.admit("a", 1, NOW + 10), Admission::Hold { until: NOW + 3 * second });
-        assert_eq!(board.admit("b", 1, NOW), Admission::Send, "other apps' certificates go on");
+        assert_eq!(
+            board.admit("a", 1, NOW + 10),
+            Admission::Hold {
+                until: NOW + 3 * second
+            }
+        );
+        assert_eq!(
+            board.admit("b", 1, NOW),
+            Admission::Send,
+            "other apps' certificates go on"
+        );
 
         // At the probe time one unit probes; the others wait a moment for its answer.
         let t = NOW + 3 * second;
@@ -353,7 +368,12 @@ mod tests {
             assert_eq!(board.admit("a", 1, at), Admission::Probe);
             board.report("a", 1, "fcm", &failed(None), true, at);
         }
-        assert_eq!(board.admit("a", 1, at), Admission::Hold { until: at + 10 * second });
+        assert_eq!(
+            board.admit("a", 1, at),
+            Admission::Hold {
+                until: at + 10 * second
+            }
+        );
 
         // An answered probe makes it working again: everything goes out.
         at += 10 * second;
@@ -361,7 +381,11 @@ mod tests {
         assert_eq!(board.report("a", 1, "fcm", &Verdict::Answered, true, at), None);
         let health = board.get("a", 1);
         assert_eq!((health.state, health.since), (HealthState::Working, at));
-        assert_eq!(health.last_error.as_deref(), Some("503"), "the last error stays as information");
+        assert_eq!(
+            health.last_error.as_deref(),
+            Some("503"),
+            "the last error stays as information"
+        );
         assert_eq!(board.admit("a", 1, at), Admission::Send);
     }
 

@@ -24,11 +24,11 @@ pub use health::{CertificateHealth, HealthState, HoldPolicy};
 
 use crate::adapters::AdapterRegistry;
 use crate::recorder::Recorder;
+use health::HealthBoard;
 use herald_core::Store;
 use herald_core::store::JobQueue;
 use std::sync::Arc;
 use std::time::Duration;
-use health::HealthBoard;
 use tokio::sync::{Notify, RwLock, mpsc, watch};
 use tokio::task::JoinHandle;
 use window::Window;

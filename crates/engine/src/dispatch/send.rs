@@ -84,9 +84,14 @@ impl Dispatcher {
 
     /// Records the jobs whose TTL is over, then lets the rest go out, probe or wait as the
     /// certificate's health says.
-    async fn start_unit(&self, Unit { key, jobs }: Unit, messages: Arc<MessageCache>) -> Result<Option<Sending>, StoreError> {
+    async fn start_unit(
+        &self,
+        Unit { key, jobs }: Unit,
+        messages: Arc<MessageCache>,
+    ) -> Result<Option<Sending>, StoreError> {
         let now = now_millis();
-        let (mut live, stale): (Vec<PushJob>, Vec<PushJob>) = jobs.into_iter().partition(|j| j.expires_at > now);
+        let (mut live, stale): (Vec<PushJob>, Vec<PushJob>) =
+            jobs.into_iter().partition(|j| j.expires_at > now);
         if !stale.is_empty() {
             let expired = stale.iter().map(|j| expired_unsent(j, now)).collect();
             self.recorder.record(expired, self.window.has_room()).await?;
@@ -98,7 +103,8 @@ impl Dispatcher {
             Admission::Send => self.launch(Unit { key, jobs: live }, false, messages).await,
             Admission::Probe => {
                 let rest = live.split_off(1);
-                self.hold(&rest, now + millis(self.config.hold.while_probing)).await?;
+                self.hold(&rest, now + millis(self.config.hold.while_probing))
+                    .await?;
                 self.launch(Unit { key, jobs: live }, true, messages).await
             }
             Admission::Hold { until } => {
@@ -119,7 +125,12 @@ impl Dispatcher {
     }
 
     /// Enters the window for the unit and sends it in a task of its own.
-    async fn launch(&self, unit: Unit, probe: bool, messages: Arc<MessageCache>) -> Result<Option<Sending>, StoreError> {
+    async fn launch(
+        &self,
+        unit: Unit,
+        probe: bool,
+        messages: Arc<MessageCache>,
+    ) -> Result<Option<Sending>, StoreError> {
         let (app, certificate) = (unit.key.app().to_string(), unit.key.certificate_id);
         let Some(entered) = self
             .window
@@ -127,9 +138,11 @@ impl Dispatcher {
             .await
         else {
             if probe {
-                self.health.report(&app, certificate, "", &Verdict::Unknown, true, now_millis());
+                self.health
+                    .report(&app, certificate, "", &Verdict::Unknown, true, now_millis());
             }
-            self.hold(&unit.jobs, now_millis() + millis(SHARE_FULL_HOLD)).await?;
+            self.hold(&unit.jobs, now_millis() + millis(SHARE_FULL_HOLD))
+                .await?;
             return Ok(None);
         };
         let open = self.sends.clone().read_owned().await;
@@ -140,7 +153,10 @@ impl Dispatcher {
             let _open = open;
             let jobs = unit.jobs.clone();
             let (mut results, verdict, vendor) = me.send_unit(unit, &messages).await;
-            if let Some(next_probe) = me.health.report(&app, certificate, vendor, &verdict, probe, now_millis()) {
+            if let Some(next_probe) =
+                me.health
+                    .report(&app, certificate, vendor, &verdict, probe, now_millis())
+            {
                 // Degraded: the retries wait with the backlog and go out with it once the
                 // vendor answers a probe.
                 for (result, job) in results.iter_mut().zip(&jobs) {
@@ -176,12 +192,19 @@ impl Dispatcher {
 
     /// Sends one unit of live jobs; returns the record of each of its jobs (in order), what
     /// the request showed about the vendor, and the vendor's id.
-    async fn send_unit(&self, Unit { key, jobs: live }: Unit, cache: &MessageCache) -> (Vec<JobResult>, Verdict, &'static str) {
+    async fn send_unit(
+        &self,
+        Unit { key, jobs: live }: Unit,
+        cache: &MessageCache,
+    ) -> (Vec<JobResult>, Verdict, &'static str) {
         let (message, cert, adapter) = match self.prepare(&key, cache).await {
             Ok(ready) => ready,
             Err(code) => {
                 let now = now_millis();
-                let results = live.iter().map(|j| rejected_unsent(j, code.clone(), now)).collect();
+                let results = live
+                    .iter()
+                    .map(|j| rejected_unsent(j, code.clone(), now))
+                    .collect();
                 return (results, Verdict::Unknown, "");
             }
         };

@@ -17,14 +17,16 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// side and the last quarter is always left to the others.
 pub const SHARE: (usize, usize) = (3, 4);
 
+/// Each certificate's share, by app and certificate id.
+type Shares = Mutex<HashMap<(String, i64), Arc<Semaphore>>>;
+
 /// Places for targets with the vendors. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Window {
     places: Arc<Semaphore>,
     /// The configured size (the semaphore holds at least one place).
     size: usize,
-    /// Each certificate's share, by app and certificate id.
-    shares: Arc<Mutex<HashMap<(String, i64), Arc<Semaphore>>>>,
+    shares: Arc<Shares>,
 }
 
 /// A unit's places in the window and in its certificate's share, given back when dropped.
@@ -67,7 +69,13 @@ impl Window {
     /// Waits up to `patience` for places in the share of `certificate` of `app`, then for
     /// places in the window, for `targets` targets (a unit is never larger than a share).
     /// `None` when the certificate's share stayed full: its jobs should wait in the queue.
-    pub async fn enter(&self, app: &str, certificate: i64, targets: usize, patience: Duration) -> Option<Entered> {
+    pub async fn enter(
+        &self,
+        app: &str,
+        certificate: i64,
+        targets: usize,
+        patience: Duration,
+    ) -> Option<Entered> {
         let share = self.share_of(app, certificate);
         let wanted = count(targets.min(self.share()));
         let share = match tokio::time::timeout(patience, share.acquire_many_owned(wanted)).await {
