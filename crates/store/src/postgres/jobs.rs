@@ -159,14 +159,17 @@ impl PgStore {
 
 impl PgStore {
     /// Puts leased jobs back as `queued`, due at `until`, attempts and log untouched; rows are
-    /// locked in id order like every other multi-row writer.
+    /// locked in id order like every other multi-row writer. Any open row qualifies, not only
+    /// `in_flight` ones: in the scale-out mode a job can be claimed from JetStream before the
+    /// relay's transaction marking it `in_flight` committed, and the statement, which saw the
+    /// row still `queued`, waits for that lock and then puts it back.
     pub(crate) async fn postpone_jobs_in(&self, ids: &[i64], until: i64) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
         sqlx::query(
             "UPDATE deliveries SET state = 'queued', not_before = $2, lease_until = 0, updated_at = $3 \
-             WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($1) AND state = 'in_flight' \
+             WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($1) AND state IN ('queued', 'in_flight') \
                           ORDER BY id FOR UPDATE)",
         )
         .bind(ids)
