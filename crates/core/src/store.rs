@@ -268,6 +268,10 @@ pub trait JobQueue: Send + Sync {
     async fn claim_jobs(&self, limit: u32, lease_ms: i64) -> StoreResult<Vec<PushJob>>;
     /// Applies the results of attempts (final states, retries, token unbinding).
     async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()>;
+    /// Puts leased jobs back in the queue, due at `until`, without counting an attempt and
+    /// without a log entry: they were not sent, because their certificate is held (its vendor
+    /// is failing and being probed) or has its share of the dispatch window in use.
+    async fn postpone_jobs(&self, ids: &[i64], until: i64) -> StoreResult<()>;
     /// When the next queued job is due, if any.
     async fn next_due(&self) -> StoreResult<Option<i64>>;
     /// Moves due jobs from the store into the queue when the two are apart (the scale-out

@@ -23,7 +23,9 @@ pub mod vendor_rules;
 pub use adapters::{AdapterFactory, AdapterRegistry};
 pub use certificates::{CertificateChanges, SavedCertificate};
 pub use devices::{Admission, Devices, LiveSession, SyncPages, TokenBinding};
-pub use dispatch::{DispatchConfig, Dispatcher, GroupKey, Handoff};
+pub use dispatch::{
+    CertificateHealth, DispatchConfig, Dispatcher, GroupKey, Handoff, HealthState, HoldPolicy,
+};
 pub use error::ServiceError;
 pub use messaging::{Messenger, Outgoing, SendError, SendReport};
 pub use presence::{DeviceKey, PresenceHub, SessionSignal};

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | accepted | `accepted`, with the vendor's message id |
 //! | invalid token | `invalid_token`, and the token is unbound from the device |
-//! | retry (Retry-After or backoff) | `queued` again, due then; `expired` once [`gives_up`] |
+//! | retry (the larger of Retry-After and backoff) | `queued` again, due then, however many attempts it had; `expired` once the next attempt would come after the TTL ([`gives_up`]) |
 //! | auth expired, first two attempts | as retry, with backoff |
 //! | auth expired, later | `rejected` (`auth_expired`) |
 //! | quota exceeded | `quota_exceeded` |
@@ -136,13 +136,13 @@ fn judge_outcome(job: &PushJob, outcome: &Outcome, at: Attempted) -> JobResult {
     }
 }
 
-/// Queued again after the vendor's `retry_after` (else backoff), or expired when
-/// [`gives_up`] says so.
+/// Queued again after the larger of the vendor's `retry_after` and the backoff, or expired
+/// when [`gives_up`] says so (the TTL is over by then).
 fn retry_or_expire(job: &PushJob, retry_after: Option<Duration>, code: String, at: Attempted) -> JobResult {
     let attempt = job.attempts + 1;
     let delay = backoff_with(attempt, retry_after, at.jitter);
     let due = at.now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-    if gives_up(attempt, due, job.expires_at) {
+    if gives_up(due, job.expires_at) {
         return finished(
             job,
             DeliveryState::Expired,
@@ -192,7 +192,7 @@ fn finished(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retry::MAX_ATTEMPTS;
+    use crate::retry::FORMER_ATTEMPT_CAP;
     use herald_core::Vendor;
 
     const NOW: Millis = 1_000_000;
@@ -335,7 +335,7 @@ mod tests {
     }
 
     #[test]
-    fn retries_back_off_honour_retry_after_and_stop_at_the_ttl_or_the_attempt_cap() {
+    fn retries_back_off_honour_retry_after_and_stop_at_the_ttl_only() {
         use AttemptOutcome as O;
         use DeliveryState as S;
         let hour = 3600 * SECOND;
@@ -393,10 +393,22 @@ mod tests {
                 code: Some("503"),
                 unbinds: false,
             },
-            // The last attempt is not retried, however long the TTL.
+            // The vendor's Retry-After does not undercut the grown backoff: the larger wins.
+            Row {
+                answer: retry(Some(1)),
+                attempt: 9,
+                ttl_ms: hour,
+                state: S::Queued,
+                due: Some(NOW + 256 * SECOND),
+                logged: O::Retry,
+                code: Some("503"),
+                unbinds: false,
+            },
+            // No attempt cap: still retried after the attempts that once were the cap,
+            // as long as the TTL lasts (the record counts the attempts)...
             Row {
                 answer: retry(None),
-                attempt: MAX_ATTEMPTS - 1,
+                attempt: FORMER_ATTEMPT_CAP,
                 ttl_ms: 365 * 24 * hour,
                 state: S::Queued,
                 due: Some(NOW + 300 * SECOND),
@@ -405,9 +417,20 @@ mod tests {
                 unbinds: false,
             },
             Row {
+                answer: retry(Some(1)),
+                attempt: FORMER_ATTEMPT_CAP + 100,
+                ttl_ms: 300 * SECOND + 1,
+                state: S::Queued,
+                due: Some(NOW + 300 * SECOND),
+                logged: O::Retry,
+                code: Some("503"),
+                unbinds: false,
+            },
+            // ...and expired once the next attempt would come after it.
+            Row {
                 answer: retry(None),
-                attempt: MAX_ATTEMPTS,
-                ttl_ms: 365 * 24 * hour,
+                attempt: FORMER_ATTEMPT_CAP + 100,
+                ttl_ms: 300 * SECOND,
                 state: S::Expired,
                 due: None,
                 logged: O::Expired,

@@ -187,6 +187,9 @@ mod tests {
             self.0.lock().expect("lock").push(results.len());
             Ok(())
         }
+        async fn postpone_jobs(&self, _ids: &[i64], _until: i64) -> StoreResult<()> {
+            Ok(())
+        }
         async fn next_due(&self) -> StoreResult<Option<i64>> {
             Ok(None)
         }

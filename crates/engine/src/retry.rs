@@ -1,8 +1,10 @@
-//! When to try a push again: exponential backoff with jitter, or exactly the vendor's
-//! `Retry-After`; never past the job's TTL (a stale offline push is worth nothing).
+//! When to try a push again: after the larger of the vendor's `Retry-After` and an exponential
+//! backoff with jitter (capped), for as long as the job's TTL lasts. A vendor that is down for
+//! a minute must not cost the pushes of that minute, so there is no cap on attempts: a push is
+//! given up only when its next attempt would come after its TTL (a stale offline push is worth
+//! nothing). Attempt counts stay in the record as information.
 //!
-//! When a failing push is given up is decided by [`gives_up`] alone, so a change of that rule
-//! (retrying until the TTL instead of until an attempt cap) is made here.
+//! When a failing push is given up is decided by [`gives_up`] alone.
 
 use herald_core::Millis;
 use std::time::Duration;
@@ -11,8 +13,9 @@ use std::time::Duration;
 const BASE: Duration = Duration::from_secs(1);
 /// Longest delay between attempts.
 const MAX: Duration = Duration::from_secs(300);
-/// Attempts after which a job that keeps failing is given up.
-pub const MAX_ATTEMPTS: u32 = 25;
+/// Attempts that once were the cap, kept as a reference point for tests: a push is retried
+/// after this many attempts as long as its TTL lasts.
+pub const FORMER_ATTEMPT_CAP: u32 = 25;
 
 /// The factor a backoff delay is multiplied by, between 0.8 and 1.2: ±20 % so that a burst
 /// of failures does not come back as a burst. Passed in, so the outcome policy stays a pure
@@ -40,21 +43,19 @@ pub fn backoff(attempts: u32, retry_after: Option<Duration>) -> Duration {
     backoff_with(attempts, retry_after, Jitter::random())
 }
 
-/// [`backoff`] with the jitter given.
+/// [`backoff`] with the jitter given: the larger of the vendor's `Retry-After` (as given,
+/// without jitter) and the growing backoff, so a vendor that keeps answering `Retry-After: 1`
+/// during an outage is not asked every second for minutes.
 pub fn backoff_with(attempts: u32, retry_after: Option<Duration>, jitter: Jitter) -> Duration {
-    if let Some(after) = retry_after {
-        return after;
-    }
     let exp = BASE.saturating_mul(1u32 << attempts.saturating_sub(1).min(16));
-    let capped = exp.min(MAX);
-    capped.mul_f64(jitter.0)
+    let grown = exp.min(MAX).mul_f64(jitter.0);
+    retry_after.map_or(grown, |after| after.max(grown))
 }
 
-/// Whether a push that failed on its attempt number `attempt` (1 for the first) is given up
-/// instead of tried again at `due`: when `due` is not before the job expires, or when it has
-/// had its [`MAX_ATTEMPTS`].
-pub fn gives_up(attempt: u32, due: Millis, expires_at: Millis) -> bool {
-    due >= expires_at || attempt >= MAX_ATTEMPTS
+/// Whether a failed push is given up instead of tried again at `due`: only when `due` is not
+/// before the job expires. How many attempts it had does not matter.
+pub fn gives_up(due: Millis, expires_at: Millis) -> bool {
+    due >= expires_at
 }
 
 #[cfg(test)]
@@ -67,6 +68,10 @@ mod tests {
         assert!(backoff(4, None) >= Duration::from_millis(6400));
         assert!(backoff(30, None) <= MAX.mul_f64(1.2));
         assert_eq!(backoff(3, Some(Duration::from_secs(7))), Duration::from_secs(7));
+        assert!(
+            backoff(6, Some(Duration::from_secs(1))) >= Duration::from_millis(25_600),
+            "a short Retry-After does not undercut the grown backoff"
+        );
     }
 
     #[test]
@@ -88,10 +93,22 @@ mod tests {
     }
 
     #[test]
-    fn a_push_is_given_up_at_its_ttl_or_its_last_attempt() {
-        assert!(!gives_up(1, 999, 1000));
-        assert!(gives_up(1, 1000, 1000), "due exactly at the expiry");
-        assert!(!gives_up(MAX_ATTEMPTS - 1, 0, 1000));
-        assert!(gives_up(MAX_ATTEMPTS, 0, 1000));
+    fn a_push_is_given_up_at_its_ttl_only() {
+        assert!(!gives_up(999, 1000));
+        assert!(gives_up(1000, 1000), "due exactly at the expiry");
+        assert!(gives_up(1001, 1000));
+    }
+
+    #[test]
+    fn retry_after_and_backoff_the_larger_wins() {
+        let after = |secs| Some(Duration::from_secs(secs));
+        // Early on the vendor's Retry-After is longer; later the grown backoff is.
+        assert_eq!(backoff_with(1, after(5), Jitter::NONE), Duration::from_secs(5));
+        assert_eq!(backoff_with(4, after(5), Jitter::NONE), Duration::from_secs(8));
+        assert_eq!(backoff_with(30, after(1), Jitter::NONE), MAX);
+        assert_eq!(
+            backoff_with(30, after(900), Jitter::NONE),
+            Duration::from_secs(900)
+        );
     }
 }

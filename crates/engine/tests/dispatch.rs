@@ -11,7 +11,9 @@ use herald_core::{
     Adapter, AdapterError, CertificateDefaults, ClickAction, NewCertificate, Notification, Outcome, Platform,
     Secret, Store, Target, Vendor, now_millis,
 };
-use herald_engine::{AdapterRegistry, DispatchConfig, Dispatcher, Messenger, Outgoing, PresenceHub};
+use herald_engine::{
+    AdapterRegistry, DispatchConfig, Dispatcher, HealthState, HoldPolicy, Messenger, Outgoing, PresenceHub,
+};
 use serde_json::{Map, json};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -84,6 +86,11 @@ struct Setup {
 
 impl Setup {
     async fn new(adapter: Arc<Scripted>) -> Self {
+        Self::with(adapter, DispatchConfig::default()).await
+    }
+
+    /// [`Setup::new`] with the dispatcher tuned by `config`.
+    async fn with(adapter: Arc<Scripted>, config: DispatchConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("herald.db").display());
         let store = herald_store::open(&url, &[7; herald_store::MASTER_KEY_LEN])
@@ -120,13 +127,7 @@ impl Setup {
         let factory_adapter: Arc<dyn Adapter> = adapter;
         let registry = AdapterRegistry::new(Arc::new(move |_, _| Ok(factory_adapter.clone())));
         let wake = Arc::new(Notify::new());
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            store.clone(),
-            registry,
-            wake.clone(),
-            DispatchConfig::default(),
-        );
+        let dispatcher = Dispatcher::new(store.clone(), store.clone(), registry, wake.clone(), config);
         let messenger = Messenger::new(store.clone(), PresenceHub::new(), wake);
         Self {
             _dir: dir,
@@ -157,6 +158,75 @@ impl Setup {
             .expect("sent");
         assert_eq!(report.pushed, 1, "bob's phone is offline and bound: one push");
         report.message_id
+    }
+
+    /// Bob gets 19 more devices on the certificate and alice sends him a text: 20 pushes.
+    async fn send_to_twenty_devices(&self) -> String {
+        let certificate = self.certificate().await;
+        for n in 0..19 {
+            bind_device(
+                self.store.as_ref(),
+                certificate,
+                &format!("tablet-{n}"),
+                &format!("token-{n}"),
+            )
+            .await;
+        }
+        let report = self
+            .messenger
+            .send(Outgoing {
+                app: APP.into(),
+                from: "alice".into(),
+                from_device: None,
+                to: Destination::C2c { to: "bob".into() },
+                kind: MessageKind::Text,
+                content: json!({"text": "hi all"}),
+                push: PushInfo::default(),
+                attributes: Map::new(),
+            })
+            .await
+            .expect("sent");
+        assert_eq!(report.pushed, 20);
+        report.message_id
+    }
+
+    /// The id of the FCM certificate.
+    async fn certificate(&self) -> i64 {
+        self.store.list_certificates(APP).await.expect("certificates")[0].id
+    }
+
+    /// Every delivery record of the message.
+    async fn deliveries(&self, message: &str) -> Vec<DeliveryRecord> {
+        self.store
+            .message_deliveries(APP, message)
+            .await
+            .expect("deliveries")
+    }
+
+    /// Moves the clock on for the queued jobs: whatever is queued is due now.
+    async fn make_due(&self) {
+        self.sql("UPDATE deliveries SET not_before = 0 WHERE state = 'queued'")
+            .await;
+    }
+
+    /// Sets every open job's expiry (the end of its TTL).
+    async fn set_expiry(&self, at: i64) {
+        self.sql(&format!(
+            "UPDATE deliveries SET expires_at = {at} WHERE state IN ('queued', 'in_flight')"
+        ))
+        .await;
+    }
+
+    /// Runs one statement on the database beside the store (the test's time machine).
+    async fn sql(&self, statement: &str) {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", self._dir.path().join("herald.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.expect("connect");
+        sqlx::query(statement)
+            .execute(&mut conn)
+            .await
+            .expect("statement");
+        conn.close().await.expect("close");
     }
 
     /// Claims and sends whatever is due; returns how many jobs were handled.
@@ -198,14 +268,19 @@ impl Setup {
 
 /// Bob's phone, bound to the certificate (the one place the tests touch the device API).
 async fn bind_phone(store: &dyn Store, certificate_id: i64) {
+    bind_device(store, certificate_id, "pixel", TOKEN).await;
+}
+
+/// One more of bob's devices, bound to the certificate.
+async fn bind_device(store: &dyn Store, certificate_id: i64, device: &str, token: &str) {
     store
         .bind_token(
-            &DeviceKey::new(APP, "bob", "pixel"),
+            &DeviceKey::new(APP, "bob", device),
             &Binding {
                 platform: Platform::Android,
                 certificate_id,
                 vendor: Vendor::Fcm,
-                token: TOKEN,
+                token,
             },
         )
         .await
@@ -279,6 +354,33 @@ async fn a_server_error_is_retried_after_a_backoff_and_then_accepted() {
     assert_eq!(adapter.calls().len(), 2);
 }
 
+/// Retries are batched again: the targets of one failed vendor request come due together and
+/// go out in one request again, not a few at a time.
+#[tokio::test]
+async fn the_retries_of_one_request_go_out_together_in_one_request() {
+    let adapter = Scripted::answering([retry(None)]);
+    let setup = Setup::new(adapter.clone()).await;
+    setup.send_to_twenty_devices().await;
+    assert_eq!(setup.dispatch().await, 20);
+    assert_eq!(adapter.calls().len(), 1, "one request for the 20 devices");
+
+    // At the first moment a retry is due, all 20 are.
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("due later");
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(due - now_millis()).unwrap_or(0) + 5,
+    ))
+    .await;
+    assert_eq!(setup.dispatch().await, 20, "every retry is due at once");
+    let calls = adapter.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[1].len(), 20, "the retries went out in one request");
+}
+
 #[tokio::test]
 async fn a_vendors_retry_after_is_honoured() {
     let adapter = Scripted::answering([retry(Some(Duration::from_secs(120)))]);
@@ -341,28 +443,55 @@ async fn a_push_whose_ttl_ran_out_before_sending_expires_unsent() {
     assert!(adapter.calls().is_empty(), "the vendor was not asked");
 }
 
+/// Retry until the TTL, not until a count: a push that failed as many times as the former
+/// attempt cap allowed (25) is still retried while its TTL lasts, and expired only once its
+/// next attempt would come after the TTL. (This replaces the test that expected it given up
+/// after the 25th attempt: the behaviour changed on purpose.)
 #[tokio::test]
-async fn a_push_that_keeps_failing_is_given_up_after_the_last_attempt() {
-    let attempts = herald_engine::retry::MAX_ATTEMPTS as usize;
-    let adapter = Scripted::answering((0..attempts).map(|_| retry(Some(Duration::ZERO))));
-    let setup = Setup::new(adapter.clone()).await;
+async fn a_push_that_keeps_failing_is_retried_while_its_ttl_lasts_and_expired_after() {
+    let attempts = herald_engine::retry::FORMER_ATTEMPT_CAP as usize + 5;
+    let adapter = Scripted::answering((0..=attempts).map(|_| retry(Some(Duration::from_secs(1)))));
+    // The retry rule alone: the certificate is never held (see the tests of holding below).
+    let config = DispatchConfig {
+        hold: HoldPolicy::never(),
+        ..DispatchConfig::default()
+    };
+    let setup = Setup::with(adapter.clone(), config).await;
     let message = setup.send(HOUR).await;
     for attempt in 1..=attempts {
-        assert_eq!(setup.dispatch().await, 1, "attempt {attempt} is due at once");
+        setup.make_due().await;
+        assert_eq!(setup.dispatch().await, 1, "attempt {attempt} is made");
     }
-    assert_eq!(setup.dispatch().await, 0, "no attempt after the last");
+    let record = setup.delivery(&message).await;
+    assert_eq!(record.state, DeliveryState::Queued, "still retried: {record:?}");
+    assert_eq!(record.attempts as usize, attempts);
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("due later");
+    assert!(
+        due >= now_millis() + 230_000,
+        "the backoff has grown to minutes (the larger of it and Retry-After: 1): {} ms",
+        due - now_millis()
+    );
 
+    // The TTL is nearly over: the next failure would be retried after it, so it expires.
+    setup.set_expiry(now_millis() + 60_000).await;
+    setup.make_due().await;
+    assert_eq!(setup.dispatch().await, 1);
     let record = setup.delivery(&message).await;
     assert_eq!(record.state, DeliveryState::Expired);
-    assert_eq!(record.attempts as usize, attempts);
+    assert_eq!(record.attempts as usize, attempts + 1);
     let log = setup.attempts(&message).await;
-    assert_eq!(log.len(), attempts);
     assert!(
-        log[..attempts - 1].iter().all(|o| *o == AttemptOutcome::Retry),
+        log[..attempts].iter().all(|o| *o == AttemptOutcome::Retry),
         "{log:?}"
     );
-    assert_eq!(log[attempts - 1], AttemptOutcome::Expired);
-    assert_eq!(adapter.calls().len(), attempts);
+    assert_eq!(log[attempts], AttemptOutcome::Expired);
+    assert_eq!(setup.store.next_due().await.expect("next due"), None);
+    assert_eq!(adapter.calls().len(), attempts + 1);
 }
 
 #[tokio::test]
@@ -430,5 +559,92 @@ async fn a_used_up_quota_is_recorded_as_such_and_not_retried() {
         setup.bound_token().await.as_deref(),
         Some(TOKEN),
         "the token stays bound"
+    );
+}
+
+/// A failing vendor is held, not hammered: after three failed requests in a row the
+/// certificate is degraded and its jobs wait in the queue without spending attempts; a probe
+/// of one target tests the vendor when due, and once it is answered the backlog goes out in
+/// one full request.
+#[tokio::test]
+async fn a_failing_vendor_is_held_probed_and_then_sent_the_backlog_in_one_request() {
+    let adapter = Scripted::answering([retry(None), retry(None), Err("connection refused".into())]);
+    let config = DispatchConfig {
+        hold: HoldPolicy {
+            degrade_after: 3,
+            first_probe: Duration::from_millis(300),
+            longest_probe: Duration::from_secs(1),
+            while_probing: Duration::from_millis(100),
+        },
+        ..DispatchConfig::default()
+    };
+    let setup = Setup::with(adapter.clone(), config).await;
+    let message = setup.send_to_twenty_devices().await;
+    let certificate = setup.certificate().await;
+    for attempt in 1..=3 {
+        setup.make_due().await;
+        assert_eq!(setup.dispatch().await, 20, "attempt {attempt}");
+        let health = setup.dispatcher.certificate_health(APP, certificate);
+        let expected = if attempt < 3 {
+            HealthState::Working
+        } else {
+            HealthState::Degraded
+        };
+        assert_eq!(health.state, expected, "after attempt {attempt}: {health:?}");
+    }
+    let health = setup.dispatcher.certificate_health(APP, certificate);
+    assert_eq!(
+        health.last_error.as_deref(),
+        Some("transport: connection refused")
+    );
+    let degraded_since = health.since;
+
+    // Held: due or not, nothing goes to the vendor and no attempt is spent.
+    setup.make_due().await;
+    assert_eq!(setup.dispatch().await, 20, "claimed and put back");
+    assert_eq!(adapter.calls().len(), 3, "the vendor was not asked");
+    assert!(
+        setup
+            .deliveries(&message)
+            .await
+            .iter()
+            .all(|r| r.state == DeliveryState::Queued && r.attempts == 3)
+    );
+
+    // The probe: one target, when due.
+    let due = setup
+        .store
+        .next_due()
+        .await
+        .expect("next due")
+        .expect("held until the probe");
+    assert!(due <= degraded_since + 300, "held until the probe is due");
+    tokio::time::sleep(Duration::from_millis(
+        u64::try_from(due - now_millis()).unwrap_or(0) + 5,
+    ))
+    .await;
+    assert_eq!(setup.dispatch().await, 20);
+    let calls = adapter.calls();
+    assert_eq!(calls.len(), 4);
+    assert_eq!(calls[3].len(), 1, "the probe carries one target");
+    let health = setup.dispatcher.certificate_health(APP, certificate);
+    assert_eq!(
+        health.state,
+        HealthState::Working,
+        "the probe was answered: {health:?}"
+    );
+
+    // The backlog follows in one request.
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(setup.dispatch().await, 19);
+    let calls = adapter.calls();
+    assert_eq!(calls.len(), 5, "{calls:?}");
+    assert_eq!(calls[4].len(), 19, "the backlog went out in one request");
+    let records = setup.deliveries(&message).await;
+    assert!(
+        records
+            .iter()
+            .all(|r| r.state == DeliveryState::Accepted && r.attempts == 4),
+        "{records:?}"
     );
 }

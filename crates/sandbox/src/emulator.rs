@@ -1,13 +1,13 @@
 //! Plumbing every emulator shares: serving a router (plain or TLS), logging raw requests,
 //! reading forms and bearer tokens, applying injected delays.
 
-use crate::state::{FaultKind, LoggedRequest, SandboxState};
+use crate::state::{FaultKind, LoggedRequest, OutageKind, SandboxState};
 use crate::{SandboxError, tls::SandboxTls};
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
 use herald_core::Vendor;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -27,16 +27,70 @@ async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), SandboxErro
     Ok((listener, local))
 }
 
-/// Serves a router over plain HTTP (HTTP/1.1 and h2c).
+/// Serves a router over plain HTTP (HTTP/1.1 and h2c). With a vendor, the emulator refuses
+/// connections while that vendor has an outage of that kind: the listener is closed (a
+/// connect is refused), every open connection is dropped, and the same port is listened on
+/// again once the outage is over.
 pub(crate) async fn serve_plain(
     addr: SocketAddr,
     router: Router,
+    refusals: Option<(Vendor, Arc<SandboxState>)>,
 ) -> Result<(String, JoinHandle<()>), SandboxError> {
     let (listener, local) = bind(addr).await?;
+    let Some((vendor, state)) = refusals else {
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        return Ok((format!("http://{local}"), task));
+    };
     let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
+        let mut listener = Some(listener);
+        let mut changes = state.watch_refusals();
+        loop {
+            if let Some(until) = state.refused_until(vendor) {
+                listener = None;
+                tokio::time::sleep_until(until.into()).await;
+                continue;
+            }
+            let Some(open) = &listener else {
+                match TcpListener::bind(local).await {
+                    Ok(again) => listener = Some(again),
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                }
+                continue;
+            };
+            tokio::select! {
+                accepted = open.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                        let serving = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                        tokio::select! {
+                            _ = serving => {}
+                            () = refusal_starts(&state, vendor) => {}
+                        }
+                    });
+                }
+                _ = changes.changed() => {}
+            }
+        }
     });
     Ok((format!("http://{local}"), task))
+}
+
+/// Resolves when `vendor` starts refusing connections.
+async fn refusal_starts(state: &SandboxState, vendor: Vendor) {
+    let mut changes = state.watch_refusals();
+    loop {
+        if state.refused_until(vendor).is_some() {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// The certificate (DER) the client presented in the TLS handshake of this connection, if any;
@@ -82,12 +136,46 @@ pub(crate) async fn serve_tls(
     Ok((format!("https://localhost:{}", local.port()), task))
 }
 
-/// Wraps a vendor router so every request is logged raw for inspection.
+/// Wraps a vendor router so every request is logged raw for inspection, and meets the
+/// vendor's outage (unavailable or hanging) if it has one now.
 pub(crate) fn with_log(vendor: Vendor, router: Router, state: Arc<SandboxState>) -> Router {
-    router.layer(middleware::from_fn(move |request: Request, next: Next| {
-        let state = state.clone();
-        async move { log(vendor, state, request, next).await }
-    }))
+    let outages = state.clone();
+    router
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let state = state.clone();
+            async move { log(vendor, state, request, next).await }
+        }))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let state = outages.clone();
+            async move { outage(vendor, state, request, next).await }
+        }))
+}
+
+/// Answers 503 during an `unavailable` outage, never during a `hang` (the request is held
+/// until long after the outage), and passes the request on otherwise.
+async fn outage(vendor: Vendor, state: Arc<SandboxState>, request: Request, next: Next) -> Response {
+    match state.current_outage(vendor) {
+        None => next.run(request).await,
+        Some((OutageKind::Hang, until)) => {
+            tokio::time::sleep_until((until + std::time::Duration::from_secs(600)).into()).await;
+            unavailable(None)
+        }
+        Some((OutageKind::Unavailable { retry_after }, _)) => {
+            state.refused(vendor);
+            unavailable(retry_after)
+        }
+        Some((OutageKind::RefuseConnections, _)) => next.run(request).await,
+    }
+}
+
+/// A 503 in the Google API error shape (other vendors read the status).
+fn unavailable(retry_after: Option<u64>) -> Response {
+    let body = serde_json::json!({"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}});
+    let mut response = (axum::http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert("retry-after", seconds.into());
+    }
+    response
 }
 
 async fn log(vendor: Vendor, state: Arc<SandboxState>, request: Request, next: Next) -> Response {

@@ -1,7 +1,7 @@
 //! The inspection API: what each token received (in order), raw requests per vendor, counters,
 //! and fault injection — for tests, the demo and people poking at the sandbox with curl.
 
-use crate::state::{Fault, SandboxState};
+use crate::state::SandboxState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -50,8 +50,8 @@ async fn requests(
     Ok(Json(state.requests(vendor(&name)?)))
 }
 
-async fn add_fault(State(state): State<Arc<SandboxState>>, Json(fault): Json<Fault>) -> StatusCode {
-    state.add_fault(fault);
+async fn add_fault(State(state): State<Arc<SandboxState>>, Json(fault): Json<crate::AnyFault>) -> StatusCode {
+    state.add_any_fault(fault);
     StatusCode::NO_CONTENT
 }
 

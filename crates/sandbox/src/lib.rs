@@ -23,7 +23,9 @@ mod webpush;
 mod xiaomi;
 
 pub use credentials::Credentials;
-pub use state::{Delivered, Fault, FaultKind, LoggedRequest, SandboxState, VendorCounters};
+pub use state::{
+    AnyFault, Delivered, Fault, FaultKind, LoggedRequest, Outage, OutageKind, SandboxState, VendorCounters,
+};
 
 use herald_core::Vendor;
 use std::collections::BTreeMap;
@@ -148,6 +150,7 @@ impl Sandbox {
             let (url, task) = emulator::serve_plain(
                 next_addr(),
                 emulator::with_log(vendor, router(state.clone()), state.clone()),
+                Some((vendor, state.clone())),
             )
             .await?;
             urls.insert(vendor, url);
@@ -158,7 +161,8 @@ impl Sandbox {
         let (url, task) = emulator::serve_tls(next_addr(), apns_router, &tls).await?;
         urls.insert(Vendor::Apns, url);
         tasks.push(task);
-        let (inspect_url, task) = emulator::serve_plain(next_addr(), inspect::router(state.clone())).await?;
+        let (inspect_url, task) =
+            emulator::serve_plain(next_addr(), inspect::router(state.clone()), None).await?;
         tasks.push(task);
         Ok(Self {
             urls,

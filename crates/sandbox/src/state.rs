@@ -54,6 +54,46 @@ pub struct Fault {
     pub times: Option<u32>,
 }
 
+/// What an emulator does during an [`Outage`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OutageKind {
+    /// Answer every request `503 Service Unavailable` (`UNAVAILABLE`), with `Retry-After`
+    /// when given.
+    Unavailable {
+        /// Seconds to ask the caller to wait, if any.
+        #[serde(default)]
+        retry_after: Option<u64>,
+    },
+    /// Accept connections and requests and never answer them.
+    Hang,
+    /// Close the listener and every open connection: connections are refused.
+    RefuseConnections,
+}
+
+/// A whole emulator out of order for a while, from the moment it is added:
+/// `POST /faults {"vendor":"huawei","kind":"unavailable","retry_after":1,"seconds":60}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outage {
+    /// Which emulator.
+    pub vendor: Vendor,
+    /// What it does meanwhile.
+    #[serde(flatten)]
+    pub kind: OutageKind,
+    /// For how long.
+    pub seconds: u64,
+}
+
+/// What `POST /faults` takes: an outage for a while, or a fault rule for a number of requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AnyFault {
+    /// A whole emulator out of order for a while.
+    Outage(Outage),
+    /// A fault rule.
+    Fault(Fault),
+}
+
 /// A notification as the phone would show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivered {
@@ -106,6 +146,8 @@ struct IssuedToken {
 #[derive(Debug, Default)]
 struct Inner {
     faults: Vec<Fault>,
+    /// Outages that answer (unavailable, hang), with their end.
+    outages: Vec<(Vendor, OutageKind, Instant)>,
     issued: HashMap<String, IssuedToken>,
     inbox: HashMap<(Vendor, String), VecDeque<Delivered>>,
     requests: HashMap<Vendor, VecDeque<LoggedRequest>>,
@@ -127,6 +169,8 @@ pub struct SandboxState {
     pub token_lifetime: Duration,
     /// APNs provider tokens that verified (they are shared by every APNs connection).
     pub(crate) apns_tokens: VerifiedTokens<()>,
+    /// Until when each emulator refuses connections; listeners and connections watch it.
+    refusals: tokio::sync::watch::Sender<HashMap<Vendor, Instant>>,
     inner: Mutex<Inner>,
 }
 
@@ -150,6 +194,7 @@ impl SandboxState {
             record,
             token_lifetime: Duration::from_secs(3600),
             apns_tokens: VerifiedTokens::default(),
+            refusals: tokio::sync::watch::Sender::new(HashMap::new()),
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -198,9 +243,60 @@ impl SandboxState {
         self.inner().faults.push(fault);
     }
 
-    /// Removes every fault rule.
+    /// Starts an outage of one emulator, from now for its seconds.
+    pub fn add_outage(&self, outage: Outage) {
+        let until = Instant::now() + Duration::from_secs(outage.seconds);
+        match outage.kind {
+            OutageKind::RefuseConnections => {
+                self.refusals.send_modify(|refusals| {
+                    refusals.insert(outage.vendor, until);
+                });
+            }
+            kind => self.inner().outages.push((outage.vendor, kind, until)),
+        }
+    }
+
+    /// Adds a fault rule or starts an outage.
+    pub fn add_any_fault(&self, fault: AnyFault) {
+        match fault {
+            AnyFault::Outage(outage) => self.add_outage(outage),
+            AnyFault::Fault(fault) => self.add_fault(fault),
+        }
+    }
+
+    /// The outage a request to `vendor` meets now (unavailable or hang), and its end.
+    pub fn current_outage(&self, vendor: Vendor) -> Option<(OutageKind, Instant)> {
+        let now = Instant::now();
+        let mut inner = self.inner();
+        inner.outages.retain(|(_, _, until)| *until > now);
+        inner
+            .outages
+            .iter()
+            .find(|(v, _, _)| *v == vendor)
+            .map(|(_, kind, until)| (*kind, *until))
+    }
+
+    /// Until when `vendor` refuses connections, if it does now.
+    pub fn refused_until(&self, vendor: Vendor) -> Option<Instant> {
+        self.refusals
+            .borrow()
+            .get(&vendor)
+            .copied()
+            .filter(|until| *until > Instant::now())
+    }
+
+    /// Changes whenever a refusal of connections starts.
+    pub fn watch_refusals(&self) -> tokio::sync::watch::Receiver<HashMap<Vendor, Instant>> {
+        self.refusals.subscribe()
+    }
+
+    /// Removes every fault rule and ends every outage.
     pub fn clear_faults(&self) {
-        self.inner().faults.clear();
+        let mut inner = self.inner();
+        inner.faults.clear();
+        inner.outages.clear();
+        drop(inner);
+        self.refusals.send_modify(HashMap::clear);
     }
 
     /// The fault that applies to a request carrying `tokens`, consuming one use of it.
@@ -309,6 +405,8 @@ impl SandboxState {
     pub fn reset(&self) {
         let mut inner = self.inner();
         inner.faults.clear();
+        inner.outages.clear();
+        self.refusals.send_modify(HashMap::clear);
         inner.inbox.clear();
         inner.requests.clear();
         inner.counters.clear();

@@ -88,7 +88,11 @@ pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
             }
         }
     };
-    let mut http_options = HttpOptions::default();
+    let mut http_options = HttpOptions {
+        timeout: Some(Duration::from_secs(config.vendor_request_timeout_seconds.max(1))),
+        connect_timeout: Some(Duration::from_secs(config.vendor_connect_timeout_seconds.max(1))),
+        ..HttpOptions::default()
+    };
     if !config.trusted_ca_file.is_empty() {
         let path = Path::new(&config.trusted_ca_file);
         http_options

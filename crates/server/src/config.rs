@@ -56,6 +56,13 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Seconds a shutdown waits for open requests before closing their connections.
     pub shutdown_timeout_seconds: u64,
+    /// Seconds to open a connection to a vendor (TCP and TLS) before the request counts as
+    /// failed: a vendor that refuses or drops connections is found out this fast.
+    pub vendor_connect_timeout_seconds: u64,
+    /// Seconds a vendor request may take in all before it counts as failed (and is retried).
+    /// A hanging vendor holds only its own certificate's share of the dispatch window this
+    /// long; keep it well below `dispatch_lease_seconds`.
+    pub vendor_request_timeout_seconds: u64,
 }
 
 /// Log output format.
@@ -91,6 +98,8 @@ impl Default for Config {
             http_body_timeout_seconds: 30,
             http_max_connections: 10_000,
             shutdown_timeout_seconds: 10,
+            vendor_connect_timeout_seconds: 5,
+            vendor_request_timeout_seconds: 10,
         }
     }
 }

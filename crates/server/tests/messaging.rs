@@ -549,6 +549,12 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
     assert_eq!(find("device:phone last message")["ok"], true, "{report}");
     assert_eq!(find("device:phone session")["ok"], true);
     assert_eq!(find("device:phone test push")["ok"], true, "{report}");
+    assert_eq!(find("device:phone vendor health")["ok"], true, "{report}");
+    assert_eq!(
+        find("device:phone vendor health")["detail"],
+        "huawei answers",
+        "{report}"
+    );
     assert!(
         find("device:phone last message")["detail"]
             .as_str()

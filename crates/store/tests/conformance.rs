@@ -74,6 +74,7 @@ fn main() -> std::process::ExitCode {
 }
 
 conformance!(
+    check_postponed_jobs,
     check_meta,
     check_apps,
     check_certificates,
@@ -1536,6 +1537,51 @@ async fn check_jobs(store: Arc<dyn Store>) {
             (Vendor::Huawei, DeliveryState::Rejected, 1),
         ]
     );
+}
+
+/// A postponed job is queued again, due at the given time, with neither an attempt counted nor
+/// a log entry (it was not sent); a job no longer leased is left alone.
+async fn check_postponed_jobs(store: Arc<dyn Store>) {
+    let (_, jobs) = three_jobs(&*store, "a1").await;
+    let (j1, j2) = (jobs[0].id, jobs[1].id);
+    let later = now_millis() + 600_000;
+    store.postpone_jobs(&[j2], later).await.expect("postpone");
+    store
+        .postpone_jobs(&[j1], now_millis() - 1)
+        .await
+        .expect("postpone");
+    store
+        .postpone_jobs(&[], later)
+        .await
+        .expect("nothing to postpone");
+    let records = store.message_deliveries("a1", "a1-m").await.expect("records");
+    let postponed: Vec<_> = records
+        .iter()
+        .filter(|r| r.state == DeliveryState::Queued)
+        .collect();
+    assert_eq!(postponed.len(), 2, "{records:?}");
+    assert!(
+        postponed.iter().all(|r| r.attempts == 0 && r.log.is_empty()),
+        "{postponed:?}"
+    );
+
+    // The one due now is claimed again as it was; the other is not due yet.
+    let again = store.claim_jobs(10, 30_000).await.expect("claim");
+    assert_eq!(
+        again.iter().map(|j| (j.id, j.attempts)).collect::<Vec<_>>(),
+        vec![(j1, 0)]
+    );
+
+    // A finished job is not brought back.
+    store
+        .complete_jobs(&[result(j1, DeliveryState::Accepted, attempt("accepted", None))])
+        .await
+        .expect("complete");
+    store
+        .postpone_jobs(&[j1], now_millis() - 1)
+        .await
+        .expect("postpone");
+    assert!(store.claim_jobs(10, 30_000).await.expect("claim").is_empty());
 }
 
 /// A commit that leases its jobs returns them (with their badges) and nobody can claim them

@@ -89,8 +89,10 @@ impl VendorResponse {
 pub struct HttpOptions {
     /// Extra trusted root certificates (PEM), e.g. the sandbox's CA.
     pub extra_roots_pem: Vec<Vec<u8>>,
-    /// Per-request timeout; default 15 s.
+    /// Per-request timeout (connecting included); default 15 s.
     pub timeout: Option<Duration>,
+    /// Timeout for opening a connection (TCP and TLS); default 5 s.
+    pub connect_timeout: Option<Duration>,
 }
 
 /// The pooled client every adapter sends through.
@@ -119,7 +121,7 @@ impl Http {
     fn build(options: &HttpOptions, identity: Option<reqwest::Identity>) -> Result<Self, AdapterError> {
         let mut builder = reqwest::Client::builder()
             .timeout(options.timeout.unwrap_or(Duration::from_secs(15)))
-            .connect_timeout(Duration::from_secs(5))
+            .connect_timeout(options.connect_timeout.unwrap_or(Duration::from_secs(5)))
             .pool_max_idle_per_host(256)
             .tcp_nodelay(true)
             .user_agent(concat!("herald/", env!("CARGO_PKG_VERSION")));

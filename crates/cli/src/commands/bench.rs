@@ -633,6 +633,7 @@ fn herald_vendors_http(ca: Vec<u8>) -> anyhow::Result<herald_vendors::http::Http
         &herald_vendors::http::HttpOptions {
             extra_roots_pem: vec![ca],
             timeout: None,
+            connect_timeout: None,
         },
     )?)
 }

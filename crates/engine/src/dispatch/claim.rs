@@ -3,7 +3,9 @@
 //! moves due jobs from the store to a separate queue (the scale-out mode).
 
 use super::Dispatcher;
+use super::send::finish;
 use herald_core::{StoreError, now_millis};
+use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -27,14 +29,35 @@ impl Dispatcher {
         Ok(n)
     }
 
-    /// Claims and sends until `shutdown` turns true.
+    /// Claims one batch of due jobs and starts sending them; returns how many were claimed
+    /// once each is with its vendor or back in the queue, not when every vendor answered: a
+    /// vendor that hangs keeps its own requests waiting, not the next claim.
+    async fn claim_and_start(&self) -> Result<usize, StoreError> {
+        let jobs = self
+            .queue
+            .claim_jobs(self.config.batch, self.config.lease_ms)
+            .await?;
+        let n = jobs.len();
+        if n > 0 {
+            let sending = self.start_jobs(jobs, HashMap::new()).await?;
+            tokio::spawn(async move {
+                if let Err(error) = finish(sending).await {
+                    tracing::warn!(%error, "Recording push outcomes failed; the jobs are sent again when their lease runs out.");
+                }
+            });
+        }
+        Ok(n)
+    }
+
+    /// Claims and sends until `shutdown` turns true; then waits for the sends it started.
     pub(super) async fn worker(self, mut shutdown: watch::Receiver<bool>) {
         loop {
             if *shutdown.borrow() {
+                self.sends_done().await;
                 return;
             }
             let notified = self.wake.notified();
-            let handled = match self.run_once().await {
+            let handled = match self.claim_and_start().await {
                 Ok(n) => n,
                 Err(error) => {
                     tracing::warn!(%error, "Claiming push jobs failed; will retry.");

@@ -108,6 +108,7 @@ impl Dispatcher {
             self.send_handed(vec![last]).await;
         }
         while sending.join_next().await.is_some() {}
+        self.sends_done().await;
     }
 
     /// `first` and whatever else is waiting, up to a claim's batch of jobs.
@@ -136,8 +137,19 @@ impl Dispatcher {
             );
             jobs.extend(handed.jobs);
         }
-        if let Err(error) = self.send_jobs_with(jobs, messages).await {
-            tracing::warn!(%error, "Recording push outcomes failed; the jobs are sent again when their lease runs out.");
+        // Started, not finished: a slot is taken until the batch's units are with their
+        // vendors, so a vendor that hangs does not keep the slots of the others.
+        match self.start_jobs(jobs, messages).await {
+            Ok(sending) => {
+                tokio::spawn(async move {
+                    if let Err(error) = super::send::finish(sending).await {
+                        tracing::warn!(%error, "Recording push outcomes failed; the jobs are sent again when their lease runs out.");
+                    }
+                });
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Recording push outcomes failed; the jobs are sent again when their lease runs out.");
+            }
         }
     }
 }

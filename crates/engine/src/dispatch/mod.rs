@@ -6,25 +6,30 @@
 //! - `handoff`: jobs handed over by this node's commits, sent without a claim;
 //! - `claim`: the claim loop over the queue, and the outbox relay of the scale-out mode;
 //! - [`group`]: grouping by [`GroupKey`] and cutting groups into units;
-//! - [`window`]: the bound on targets with the vendors and not yet recorded;
+//! - [`window`]: the bound on targets with the vendors and not yet recorded, and each
+//!   certificate's share of it;
+//! - [`health`]: per certificate, working or degraded (held and probed);
 //! - `send`: one unit through its adapter, judged by [`crate::outcome`], then recorded.
 
 mod claim;
 pub mod group;
 mod handoff;
+pub mod health;
 mod send;
 pub mod window;
 
 pub use group::GroupKey;
 pub use handoff::{Handed, Handoff};
+pub use health::{CertificateHealth, HealthState, HoldPolicy};
 
 use crate::adapters::AdapterRegistry;
 use crate::recorder::Recorder;
+use health::HealthBoard;
 use herald_core::Store;
 use herald_core::store::JobQueue;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, RwLock, mpsc, watch};
 use tokio::task::JoinHandle;
 use window::Window;
 
@@ -42,8 +47,11 @@ pub struct DispatchConfig {
     /// Longest idle sleep when nothing is due.
     pub idle_poll: Duration,
     /// Most targets this node has with the vendors and not yet recorded, over all workers:
-    /// what a crash can send twice. A vendor batch takes at most a quarter of it.
+    /// what a crash can send twice. A vendor batch takes at most a quarter of it, one
+    /// certificate three quarters.
     pub window: usize,
+    /// When a failing certificate is held and how it is probed.
+    pub hold: HoldPolicy,
 }
 
 impl Default for DispatchConfig {
@@ -55,6 +63,7 @@ impl Default for DispatchConfig {
             concurrency: 64,
             idle_poll: Duration::from_millis(500),
             window: 1000,
+            hold: HoldPolicy::default(),
         }
     }
 }
@@ -71,6 +80,9 @@ pub struct Dispatcher {
     window: Window,
     handoff: Handoff,
     handed: Arc<std::sync::Mutex<Option<mpsc::Receiver<Handed>>>>,
+    health: HealthBoard,
+    /// Held (shared) by every send going on; a stopping loop takes it to wait for them.
+    sends: Arc<RwLock<()>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -95,6 +107,8 @@ impl Dispatcher {
         Self {
             recorder: Recorder::spawn(queue.clone()),
             window: Window::new(config.window),
+            health: HealthBoard::new(config.hold),
+            sends: Arc::default(),
             handoff,
             handed: Arc::new(std::sync::Mutex::new(Some(handed))),
             store,
@@ -108,6 +122,17 @@ impl Dispatcher {
     /// Whether the job queue can hand out jobs now (see [`JobQueue::ready`]).
     pub async fn ready(&self) -> Result<(), herald_core::StoreError> {
         self.queue.ready().await
+    }
+
+    /// Whether `certificate` of `app` is working or degraded (held while a probe tests its
+    /// vendor), since when, and the last error, as this node sees it.
+    pub fn certificate_health(&self, app: &str, certificate: i64) -> CertificateHealth {
+        self.health.get(app, certificate)
+    }
+
+    /// Waits until every send this dispatcher started has recorded its outcomes.
+    async fn sends_done(&self) {
+        drop(self.sends.write().await);
     }
 
     /// The hand-off for message commits (see [`Handoff`]); it opens when the dispatchers start.

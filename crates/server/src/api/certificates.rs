@@ -86,10 +86,10 @@ pub async fn get_certificate(
     ApiPath(path): ApiPath<(String, i64)>,
 ) -> ApiResult<ApiJson<CertificateView>> {
     let (app, id) = path;
-    Ok(ApiJson(CertificateView::new(
-        state.store.get_certificate(&app, id).await?,
-        Vec::new(),
-    )))
+    Ok(ApiJson(
+        CertificateView::new(state.store.get_certificate(&app, id).await?, Vec::new())
+            .with_health(state.dispatcher.certificate_health(&app, id)),
+    ))
 }
 
 /// Changes a certificate: given fields replace stored ones, omitted fields (secrets too) stay,

@@ -212,6 +212,22 @@ pub async fn push_test(
         ) {
             continue;
         }
+        let health = state.dispatcher.certificate_health(app, cert.id);
+        let degraded = health.state == herald_engine::HealthState::Degraded;
+        step(
+            &mut steps,
+            format!("device:{d} vendor health"),
+            !degraded,
+            match (degraded, &health.last_error) {
+                (false, _) => format!("{} answers", cert.vendor),
+                (true, error) => format!(
+                    "{} degraded since {} (last error: {}): pushes wait while a probe tests it",
+                    cert.vendor,
+                    health.since,
+                    error.as_deref().unwrap_or("none")
+                ),
+            },
+        );
         let notification = Notification {
             id: format!("push-test-{}", herald_core::now_millis()),
             title: body.title.clone().unwrap_or_else(|| "Herald test".into()),

@@ -38,6 +38,9 @@ pub struct CertificateView {
     pub created_at: Millis,
     /// Last change, ms since the epoch.
     pub updated_at: Millis,
+    /// Whether its vendor answers, as this node sees it (reading one certificate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<CertificateHealthView>,
     /// The vendor's public fields (`bundle_id`, `app_id`, `package_name`…).
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -60,7 +63,39 @@ impl CertificateView {
             warnings,
             created_at: cert.created_at,
             updated_at: cert.updated_at,
+            health: None,
             fields: cert.fields,
+        }
+    }
+
+    /// The view with the certificate's health.
+    pub fn with_health(self, health: herald_engine::CertificateHealth) -> Self {
+        Self {
+            health: Some(health.into()),
+            ..self
+        }
+    }
+}
+
+/// A certificate's health: `degraded` while its vendor keeps failing (its pushes wait, no
+/// attempts spent, while a probe tests the vendor at growing intervals), else `working`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateHealthView {
+    /// `working` or `degraded`.
+    #[schema(example = "working")]
+    pub state: String,
+    /// Since when, ms since the epoch (this node's start while nothing changed).
+    pub since: Millis,
+    /// Why the last failed request failed, if one did.
+    pub last_error: Option<String>,
+}
+
+impl From<herald_engine::CertificateHealth> for CertificateHealthView {
+    fn from(health: herald_engine::CertificateHealth) -> Self {
+        Self {
+            state: health.state.as_str().to_string(),
+            since: health.since,
+            last_error: health.last_error,
         }
     }
 }

@@ -9,7 +9,7 @@
 //! explicit acks; a node that dies holding jobs has them redelivered to the others after the
 //! ack wait. A retry is written back to PostgreSQL as `queued` with its due time and the
 //! JetStream message is acked: the relay publishes it again when due, so retries survive any
-//! crash too. Jobs that end without reaching the phone (expired after their attempts or TTL,
+//! crash too. Jobs that end without reaching the phone (expired at the end of their TTL,
 //! or redelivered too often) are copied to the dead-letter stream.
 
 use crate::postgres::PgStore;
@@ -309,6 +309,27 @@ impl JobQueue for JetStreamQueue {
         Ok(())
     }
 
+    /// The record is put back in the outbox first, then the JetStream message is acked: the
+    /// relay publishes the job again when due, under a new message id (it names the due time),
+    /// so a job held through a long vendor outage is never redelivered towards
+    /// [`MAX_DELIVERIES`].
+    async fn postpone_jobs(&self, ids: &[i64], until: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.pg.postpone_jobs_in(ids, until).await?;
+        let held: Vec<(PushJob, jetstream::Message)> = {
+            let mut pending = self.pending.lock().await;
+            ids.iter().filter_map(|id| pending.remove(id)).collect()
+        };
+        for (job, message) in held {
+            if let Err(error) = message.ack().await {
+                tracing::warn!(%error, job = job.id, "Ack failed; the job may be delivered again.");
+            }
+        }
+        Ok(())
+    }
+
     /// Claims wait on JetStream themselves; dispatchers should ask again at once.
     async fn next_due(&self) -> StoreResult<Option<i64>> {
         Ok(Some(now_millis()))
@@ -318,7 +339,7 @@ impl JobQueue for JetStreamQueue {
         let now = now_millis();
         let mut tx = self.pg.pool.begin().await.map_err(db)?;
         let rows = sqlx::query(&format!(
-            "SELECT {JOB_COLUMNS} FROM deliveries WHERE state = 'queued' AND not_before <= $1 \
+            "SELECT {JOB_COLUMNS}, not_before FROM deliveries WHERE state = 'queued' AND not_before <= $1 \
              ORDER BY not_before, id LIMIT $2 FOR UPDATE SKIP LOCKED"
         ))
         .bind(now)
@@ -330,12 +351,18 @@ impl JobQueue for JetStreamQueue {
             return Ok(0);
         }
         let jobs = rows.iter().map(job_from_row).collect::<StoreResult<Vec<_>>>()?;
+        let due: Vec<i64> = rows
+            .iter()
+            .map(|row| row.try_get("not_before").map_err(db))
+            .collect::<StoreResult<_>>()?;
         let mut acks = Vec::with_capacity(jobs.len());
-        for job in &jobs {
+        for (job, due) in jobs.iter().zip(due) {
             let payload = serde_json::to_vec(job).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // Attempt and due time name one publish: a relay repeated after a crash is dropped
+            // as a duplicate, a job postponed without an attempt is published anew.
             let publish = jetstream::context::Publish::build()
                 .payload(payload.into())
-                .message_id(format!("{}-{}", job.id, job.attempts));
+                .message_id(format!("{}-{}-{}", job.id, job.attempts, due));
             let subject = format!("{}.{}", self.jobs_prefix, job.vendor.as_str());
             acks.push(self.js.send_publish(subject, publish).await.map_err(nats)?);
         }

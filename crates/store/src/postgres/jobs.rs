@@ -131,6 +131,31 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Puts leased jobs back as `queued`, due at `until`, attempts and log untouched; rows are
+    /// locked in id order like every other multi-row writer. Any open row qualifies, not only
+    /// `in_flight` ones: in the scale-out mode a job can be claimed from JetStream before the
+    /// relay's transaction marking it `in_flight` committed, and the statement, which saw the
+    /// row still `queued`, waits for that lock and then puts it back.
+    pub(crate) async fn postpone_jobs_in(&self, ids: &[i64], until: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 'queued', not_before = $2, lease_until = 0, updated_at = $3 \
+             WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($1) AND state IN ('queued', 'in_flight') \
+                          ORDER BY id FOR UPDATE)",
+        )
+        .bind(ids)
+        .bind(until)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(backend)
+    }
+}
+
 #[async_trait]
 impl JobQueue for PgStore {
     /// The oldest due jobs first, at most `limit` in all. `SKIP LOCKED` passes over rows that a
@@ -159,6 +184,10 @@ impl JobQueue for PgStore {
 
     async fn complete_jobs(&self, results: &[JobResult]) -> StoreResult<()> {
         self.complete_jobs_in(results).await
+    }
+
+    async fn postpone_jobs(&self, ids: &[i64], until: i64) -> StoreResult<()> {
+        self.postpone_jobs_in(ids, until).await
     }
 
     async fn next_due(&self) -> StoreResult<Option<i64>> {

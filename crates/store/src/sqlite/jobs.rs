@@ -149,6 +149,24 @@ impl JobQueue for SqliteStore {
         tx.commit().await.map_err(backend)
     }
 
+    /// One statement over the ids as a JSON array; only jobs still leased are put back.
+    async fn postpone_jobs(&self, ids: &[i64], until: i64) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE deliveries SET state = 'queued', not_before = $2, lease_until = 0, updated_at = $3 \
+             WHERE id IN (SELECT value FROM json_each($1)) AND state = 'in_flight'",
+        )
+        .bind(to_json(&ids))
+        .bind(until)
+        .bind(now_millis())
+        .execute(&mut *self.writer().await?)
+        .await
+        .map(|_| ())
+        .map_err(backend)
+    }
+
     async fn next_due(&self) -> StoreResult<Option<i64>> {
         let row = sqlx::query(NEXT_DUE)
             .fetch_one(&self.pool)

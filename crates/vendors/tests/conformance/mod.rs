@@ -36,6 +36,7 @@ impl Rig {
         let http = Http::new(&HttpOptions {
             extra_roots_pem: vec![sandbox.ca_pem.clone().into_bytes()],
             timeout: None,
+            connect_timeout: None,
         })
         .expect("http");
         Self { sandbox, http }
