@@ -290,7 +290,10 @@ async fn outage_during_a_group_fan_out(kind: OutageKind, label: &str) {
             "the backlog went out in batches: {batches:?}"
         );
     } else {
-        assert!(backlog.len() <= full, "the backlog went out in full batches: {batches:?}");
+        assert!(
+            backlog.len() <= full,
+            "the backlog went out in full batches: {batches:?}"
+        );
     }
     assert_eq!(certificate_health(&stack, FAILING).await["state"], "working");
 }
