@@ -154,7 +154,7 @@ impl Http {
             .body(request.body.clone())
             .send()
             .await
-            .map_err(|e| AdapterError::Transport(format!("{}: {e}", request.url)))?;
+            .map_err(|e| AdapterError::Transport(format!("{}: {}", request.url, transport_cause(&e))))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -169,12 +169,108 @@ impl Http {
         let body = response
             .bytes()
             .await
-            .map_err(|e| AdapterError::Transport(format!("{}: reading the answer: {e}", request.url)))?
+            .map_err(|e| {
+                AdapterError::Transport(format!(
+                    "{}: reading the answer: {}",
+                    request.url,
+                    transport_cause(&e)
+                ))
+            })?
             .to_vec();
         Ok(VendorResponse {
             status,
             headers,
             body,
         })
+    }
+}
+
+/// What went wrong with a request, in an operator's words: the kind of failure (DNS lookup,
+/// connection refused, TLS, timeout) and the innermost cause, which reqwest's own message
+/// ("error sending request for url") leaves out.
+fn transport_cause(error: &reqwest::Error) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut refused = false;
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    let all = causes.join(": ").to_ascii_lowercase();
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if refused || all.contains("connection refused") {
+        "connection refused"
+    } else if all.contains("dns error") || all.contains("lookup address") {
+        "DNS lookup failed"
+    } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+        "TLS failed"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    match causes.last() {
+        Some(innermost) => format!("{kind}: {innermost}"),
+        None => format!("{kind}: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod transport_tests {
+    use super::*;
+
+    fn request(url: String) -> VendorRequest {
+        VendorRequest {
+            method: "POST",
+            url,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+        }
+    }
+
+    fn http(timeout: Duration) -> Http {
+        Http::new(&HttpOptions {
+            timeout: Some(timeout),
+            connect_timeout: Some(timeout),
+            ..HttpOptions::default()
+        })
+        .expect("client")
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_named_as_such() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let error = http(Duration::from_secs(5))
+            .send(&request(format!("http://127.0.0.1:{port}/send")))
+            .await
+            .expect_err("nothing listens there");
+        let text = error.to_string();
+        assert!(text.contains("connection refused"), "{text}");
+        assert!(!text.contains("error sending request"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_vendor_that_never_answers_is_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let held = tokio::spawn(async move {
+            let accepted = listener.accept().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(accepted);
+        });
+        let error = http(Duration::from_millis(300))
+            .send(&request(format!("http://{address}/send")))
+            .await
+            .expect_err("no answer");
+        held.abort();
+        let text = error.to_string();
+        assert!(text.contains("timed out"), "{text}");
     }
 }
