@@ -884,6 +884,16 @@ async fn check_devices(store: Arc<dyn Store>) {
         .filter(|d| d.binding.as_ref().is_some_and(|b| b.token == "RACE"))
         .count();
     assert_eq!(holders, 1);
+    // Changing a device that does not exist is `not found`, and creates nothing.
+    let ghost = DeviceKey::new("a1", "alice", "ghost");
+    assert_not_found(store.unbind_token(&ghost).await, "device", "ghost");
+    assert_not_found(
+        store.set_session(&ghost, SessionState::Background, Some(1)).await,
+        "device",
+        "ghost",
+    );
+    assert_not_found(store.logout(&ghost, true).await, "device", "ghost");
+    assert_not_found(store.get_device(&ghost).await, "device", "ghost");
 }
 
 async fn check_groups(store: Arc<dyn Store>) {

@@ -198,7 +198,7 @@ impl DeviceStore for Backend {
     async fn unbind_token(&self, key: &DeviceKey) -> StoreResult<Device> {
         let DeviceKey { app, user, device } = key;
         let mut tx = self.write().await?;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE devices SET certificate_id = NULL, vendor = NULL, token = NULL, updated_at = $4 \
              WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
         )
@@ -209,9 +209,6 @@ impl DeviceStore for Backend {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device.as_str()));
-        }
         let unbound = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(unbound)
@@ -225,7 +222,7 @@ impl DeviceStore for Backend {
     ) -> StoreResult<Device> {
         let DeviceKey { app, user, device } = key;
         let mut tx = self.write().await?;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE devices SET state = $4, badge = COALESCE($5, badge), updated_at = $6 \
              WHERE app_id = $1 AND user_id = $2 AND device_id = $3",
         )
@@ -238,9 +235,6 @@ impl DeviceStore for Backend {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device.as_str()));
-        }
         let updated = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
@@ -249,7 +243,7 @@ impl DeviceStore for Backend {
     async fn logout(&self, key: &DeviceKey, unbind: bool) -> StoreResult<Device> {
         let DeviceKey { app, user, device } = key;
         let mut tx = self.write().await?;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE devices SET state = 'logged_out', updated_at = $5, \
                certificate_id = CASE WHEN $4 THEN NULL ELSE certificate_id END, \
                vendor = CASE WHEN $4 THEN NULL ELSE vendor END, \
@@ -264,9 +258,6 @@ impl DeviceStore for Backend {
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::not_found("device", device.as_str()));
-        }
         let updated = Self::fetch_device(&mut *tx, key).await?;
         tx.commit().await.map_err(backend)?;
         Ok(updated)
