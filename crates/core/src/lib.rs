@@ -26,7 +26,10 @@ pub use app::App;
 pub use certificate::{Certificate, CertificateDefaults, ClickAction, NewCertificate};
 pub use device::{Device, DeviceKey, Platform, SessionState};
 pub use group::Group;
-pub use push::{Adapter, AdapterError, Notification, Outcome, Priority, Target};
+pub use push::{
+    Adapter, AdapterError, CredentialCheck, CredentialFailure, CredentialRequest, Notification, Outcome,
+    Priority, Target,
+};
 pub use secret::Secret;
 pub use store::{Store, StoreError};
 pub use user::{DoNotDisturb, PushSettings, User};

@@ -188,4 +188,66 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
         notification: &Notification,
         targets: &[Target],
     ) -> Result<Vec<Outcome>, AdapterError>;
+    /// Obtains a fresh credential the way sends do (an OAuth exchange, a local signature),
+    /// bypassing the cache, so the push test tool can report it as a step of its own. `None`
+    /// when the certificate's key is sent as it is and there is nothing to obtain.
+    async fn check_credential(&self) -> Option<CredentialCheck> {
+        None
+    }
+}
+
+/// How a certificate's credential was obtained, for the push test tool.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialCheck {
+    /// How the credential is obtained, in words ("an access token from the vendor's OAuth
+    /// endpoint", "an ES256 provider JWT signed locally").
+    pub source: String,
+    /// The request made for it, when one is made: method and URL.
+    pub request: Option<CredentialRequest>,
+    /// Why no credential could be had; `None` when it worked.
+    pub failure: Option<CredentialFailure>,
+}
+
+/// The request a credential is obtained with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialRequest {
+    /// HTTP method.
+    pub method: String,
+    /// Where it went.
+    pub url: String,
+}
+
+/// Why a credential could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CredentialFailure {
+    /// The vendor answered and refused the app's credentials (wrong secret, wrong key).
+    Refused {
+        /// The vendor's code.
+        code: String,
+        /// The vendor's reason.
+        reason: String,
+    },
+    /// The request got no answer: the transport cause (DNS, refused, TLS, timeout).
+    NoAnswer {
+        /// The cause.
+        cause: String,
+    },
+    /// The certificate's key cannot be used to sign.
+    Unusable {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for CredentialFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialFailure::Refused { code, reason } => {
+                write!(f, "the vendor refused the app's credentials ({code}): {reason}")
+            }
+            CredentialFailure::NoAnswer { cause } => write!(f, "no answer: {cause}"),
+            CredentialFailure::Unusable { reason } => write!(f, "the key cannot sign: {reason}"),
+        }
+    }
 }

@@ -46,8 +46,10 @@ impl Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
-    /// Pushed: every rule passed.
-    Pushed,
+    /// Every rule passed: a push is queued (whether the vendor took it is the delivery's
+    /// state). Records written before this name say `pushed`, read as this.
+    #[serde(alias = "pushed")]
+    RulesPassed,
     /// `system` messages are never pushed.
     SystemMessage,
     /// `custom` messages are pushed only with a `desc`.
@@ -78,7 +80,7 @@ impl Reason {
     /// The reason's id string.
     pub fn as_str(self) -> &'static str {
         match self {
-            Reason::Pushed => "pushed",
+            Reason::RulesPassed => "rules_passed",
             Reason::SystemMessage => "system_message",
             Reason::CustomWithoutDesc => "custom_without_desc",
             Reason::PushDisabledByMessage => "push_disabled_by_message",
@@ -170,7 +172,7 @@ pub fn decide(input: &RouteInput<'_>) -> (Decision, Reason) {
     } else {
         Decision::Push
     };
-    (decision, Reason::Pushed)
+    (decision, Reason::RulesPassed)
 }
 
 #[cfg(test)]
@@ -257,7 +259,7 @@ mod tests {
         let c = cert();
         assert_eq!(
             run(&text, &device(SessionState::Offline), false, Some(&c), &settings),
-            (Decision::Push, Reason::Pushed)
+            (Decision::Push, Reason::RulesPassed)
         );
         assert_eq!(
             run(
@@ -267,7 +269,7 @@ mod tests {
                 Some(&c),
                 &settings
             ),
-            (Decision::LiveAndPush, Reason::Pushed)
+            (Decision::LiveAndPush, Reason::RulesPassed)
         );
         assert_eq!(
             run(&text, &device(SessionState::Online), true, Some(&c), &settings),
@@ -276,7 +278,7 @@ mod tests {
         // "online" in the store but no connection: the app died without saying so; push.
         assert_eq!(
             run(&text, &device(SessionState::Online), false, Some(&c), &settings),
-            (Decision::Push, Reason::Pushed)
+            (Decision::Push, Reason::RulesPassed)
         );
         assert_eq!(
             run(
@@ -325,7 +327,7 @@ mod tests {
                 &settings
             )
             .1,
-            Reason::Pushed
+            Reason::RulesPassed
         );
         let mut disabled = message(MessageKind::Text);
         disabled.push.disabled = true;
@@ -381,7 +383,7 @@ mod tests {
             run(&message(MessageKind::Text), &d, false, Some(&c), &muted).1,
             Reason::ConversationMuted
         );
-        assert_eq!(run(&forced, &d, false, Some(&c), &muted).1, Reason::Pushed);
+        assert_eq!(run(&forced, &d, false, Some(&c), &muted).1, Reason::RulesPassed);
         let dnd = PushSettings {
             dnd: Some(DoNotDisturb {
                 start: "22:00".into(),
@@ -394,7 +396,7 @@ mod tests {
             run(&message(MessageKind::Text), &d, false, Some(&c), &dnd).1,
             Reason::DoNotDisturb
         );
-        assert_eq!(run(&forced, &d, false, Some(&c), &dnd).1, Reason::Pushed);
+        assert_eq!(run(&forced, &d, false, Some(&c), &dnd).1, Reason::RulesPassed);
         let off = PushSettings {
             enabled: false,
             ..PushSettings::default()

@@ -17,6 +17,8 @@ pub mod presence;
 pub mod protocol;
 pub mod recorder;
 pub mod retry;
+#[cfg(test)]
+mod test_logs;
 pub mod validate;
 pub mod vendor_rules;
 

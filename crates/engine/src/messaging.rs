@@ -48,8 +48,9 @@ pub struct SendReport {
     pub recipients: usize,
     /// Devices that got it live.
     pub live: usize,
-    /// Devices a push was queued for.
-    pub pushed: usize,
+    /// Devices a push was queued for (committed with the message; the vendor's answer comes
+    /// later, in the delivery records).
+    pub push_queued: usize,
     /// Devices that got neither.
     pub skipped: usize,
     /// The sender's sequence number for this message.
@@ -209,7 +210,7 @@ impl Messenger {
         let mut report = self.deliver(&message, &plans, &committed.seqs);
         report.recipients = recipient_count;
         self.show_to_sender(&message, &sender, from_device.as_deref(), report.sender_seq);
-        if report.pushed > 0 && !committed.handed_over {
+        if report.push_queued > 0 && !committed.handed_over {
             self.wake.notify_waiters();
             self.wake.notify_one();
         }
@@ -369,7 +370,7 @@ impl Messenger {
                 self.deliver_live(message, &plan.user_id, &plan.device_id, seq);
             }
             if plan.push.is_some() {
-                report.pushed += 1;
+                report.push_queued += 1;
             } else if !plan.decision.live() {
                 report.skipped += 1;
             }

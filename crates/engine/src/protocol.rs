@@ -57,6 +57,8 @@ pub enum ServerFrame {
         /// The sender's sequence number for it.
         seq: i64,
         /// Devices a push was queued for.
+        push_queued: usize,
+        /// The same count under its first name, kept for clients written before `push_queued`.
         pushed: usize,
         /// Devices that got it live.
         live: usize,
@@ -112,7 +114,8 @@ impl ServerFrame {
             reference: reference.unwrap_or(Value::Null),
             message_id: report.message_id.clone(),
             seq: report.sender_seq,
-            pushed: report.pushed,
+            push_queued: report.push_queued,
+            pushed: report.push_queued,
             live: report.live,
         }
     }
@@ -156,13 +159,13 @@ mod tests {
         let report = SendReport {
             message_id: "msg_1".into(),
             sender_seq: 7,
-            pushed: 1,
+            push_queued: 1,
             live: 2,
             ..SendReport::default()
         };
         assert_eq!(
             as_json(&ServerFrame::sent(Some(json!("r1")), &report)),
-            json!({"type": "sent", "ref": "r1", "message_id": "msg_1", "seq": 7, "pushed": 1, "live": 2})
+            json!({"type": "sent", "ref": "r1", "message_id": "msg_1", "seq": 7, "push_queued": 1, "pushed": 1, "live": 2})
         );
         assert_eq!(
             as_json(&ServerFrame::sent(None, &report))["ref"],

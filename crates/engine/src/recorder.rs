@@ -230,6 +230,24 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_unbind_is_logged_once_at_info_with_the_vendors_reason() {
+        let mut unbound = accepted(9);
+        unbound.state = DeliveryState::InvalidToken;
+        unbound.attempt.outcome = AttemptOutcome::InvalidToken;
+        unbound.attempt.code = Some("80300007".into());
+        unbound.unbind = Some(herald_core::DeviceKey::new("app_1", "alice", "phone"));
+        let logged = crate::test_logs::capture(|| log_unbinds(&[accepted(1), unbound]));
+        assert_eq!(logged.lines().count(), 1, "{logged}");
+        assert!(
+            logged.contains("INFO") && logged.contains("Push token unbound"),
+            "{logged}"
+        );
+        for field in ["app=app_1", "user=alice", "device=phone", "reason=\"80300007\""] {
+            assert!(logged.contains(field), "{field} in {logged}");
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn single_outcomes_a_moment_apart_share_one_write() {
         let writes = Arc::new(Writes::default());

@@ -156,7 +156,10 @@ impl Setup {
             })
             .await
             .expect("sent");
-        assert_eq!(report.pushed, 1, "bob's phone is offline and bound: one push");
+        assert_eq!(
+            report.push_queued, 1,
+            "bob's phone is offline and bound: one push"
+        );
         report.message_id
     }
 
@@ -186,7 +189,7 @@ impl Setup {
             })
             .await
             .expect("sent");
-        assert_eq!(report.pushed, 20);
+        assert_eq!(report.push_queued, 20);
         report.message_id
     }
 
@@ -537,7 +540,7 @@ async fn an_invalid_token_is_recorded_and_unbound_from_the_device() {
         })
         .await
         .expect("sent");
-    assert_eq!(next.pushed, 0);
+    assert_eq!(next.push_queued, 0);
 }
 
 #[tokio::test]

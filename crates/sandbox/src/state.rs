@@ -152,6 +152,8 @@ struct Inner {
     inbox: HashMap<(Vendor, String), VecDeque<Delivered>>,
     requests: HashMap<Vendor, VecDeque<LoggedRequest>>,
     counters: BTreeMap<Vendor, VendorCounters>,
+    /// Who holds a token, for the console (vendor, token → name).
+    names: HashMap<(Vendor, String), String>,
     /// Tokens of revoked credentials that must be answered "expired" (vendor → tokens).
     next_token: u64,
 }
@@ -342,13 +344,26 @@ impl SandboxState {
         self.inner().counters.entry(vendor).or_default().refused += 1;
     }
 
+    /// Names the holder of a device token, so the console shows "ling" instead of a token.
+    pub fn name_device(&self, vendor: Vendor, token: &str, name: &str) {
+        self.inner()
+            .names
+            .insert((vendor, token.to_string()), name.to_string());
+    }
+
     /// Records a delivered notification (and prints it when the console is on).
     pub fn deliver(&self, delivered: Delivered) {
         if self.console {
+            let holder = self
+                .inner()
+                .names
+                .get(&(delivered.vendor, delivered.token.clone()))
+                .cloned()
+                .unwrap_or_else(|| short(&delivered.token));
             println!(
                 "[{:>7}] {} ▸ {} — {}   (tap: {})",
                 delivered.vendor.as_str(),
-                short(&delivered.token),
+                holder,
                 delivered.title,
                 delivered.body,
                 delivered.click

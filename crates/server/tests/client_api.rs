@@ -186,6 +186,7 @@ async fn background_and_foreground_set_the_state_and_the_badge() {
         .state_call(&alice, "pixel", "background", json!({"unread": 5}), 200)
         .await;
     assert_eq!(background["state"], "background");
+    assert_eq!(background["presence"], "not_connected");
     assert_eq!(background["badge"], 5);
     let listed = s.device("alice", "pixel").await;
     assert_eq!(
@@ -195,6 +196,10 @@ async fn background_and_foreground_set_the_state_and_the_badge() {
 
     let foreground = s.state_call(&alice, "pixel", "foreground", json!({}), 200).await;
     assert_eq!(foreground["state"], "online");
+    assert_eq!(
+        foreground["presence"], "foreground_not_connected",
+        "the app said foreground over HTTP but has no connection: it is pushed"
+    );
     assert_eq!(foreground["badge"], 0);
     let listed = s.device("alice", "pixel").await;
     assert_eq!(
@@ -228,6 +233,10 @@ async fn over_the_websocket_a_negative_unread_is_refused_and_changes_nothing() {
     let alice = s.server.user_token(&s.app, "alice").await;
     let mut phone = Phone::connect(&s.server, &alice, "pixel", "android").await;
     phone.set_state("background", 4).await;
+    assert_eq!(
+        s.device("alice", "pixel").await["presence"],
+        "background_connected"
+    );
     assert_eq!(
         (
             &s.device("alice", "pixel").await["state"],

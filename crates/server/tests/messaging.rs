@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Phone, Stack, expect, expect_error};
+use common::{Phone, Stack, expect, expect_error, valid_certificate};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -245,7 +245,7 @@ async fn routing_rules_each_decide_and_say_why() {
                 .settled_deliveries(custom_desc["message_id"].as_str().unwrap_or_default())
                 .await
         ),
-        "pushed"
+        "rules_passed"
     );
     let disabled = stack
         .send(json!({"from": "bob", "to": "alice", "kind": "text", "content": {"text": "quiet"}, "push": {"disabled": true}}))
@@ -296,7 +296,7 @@ async fn routing_rules_each_decide_and_say_why() {
                 .settled_deliveries(forced["message_id"].as_str().unwrap_or_default())
                 .await
         ),
-        "pushed"
+        "rules_passed"
     );
     expect(
         stack
@@ -550,6 +550,7 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
     assert_eq!(find("device:phone session")["ok"], true);
     assert_eq!(find("device:phone test push")["ok"], true, "{report}");
     assert_eq!(find("device:phone vendor health")["ok"], true, "{report}");
+    assert_eq!(find("device:phone credential")["ok"], true, "{report}");
     assert_eq!(
         find("device:phone vendor health")["detail"],
         "huawei answers",
@@ -558,7 +559,7 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
     assert!(
         find("device:phone last message")["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("because pushed"))
+            .is_some_and(|d| d.contains("because rules_passed"))
     );
     assert_eq!(find("device:old session")["ok"], false);
     assert_eq!(find("device:old token")["ok"], false);
@@ -576,6 +577,65 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
         inbox.last().map(|n| n.body.as_str()),
         Some("Hello from the test tool")
     );
+}
+
+#[tokio::test]
+async fn the_push_test_tool_reports_a_failed_credential_request_as_its_own_step() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice", "Alice").await;
+    // A Huawei certificate whose OAuth endpoint refuses connections: nothing listens there.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = format!("http://{}", closed.local_addr().expect("addr"));
+    drop(closed);
+    let (mut certificate, _) = valid_certificate("huawei");
+    certificate["name"] = json!("huawei-unreachable");
+    certificate["base_url"] = json!(dead);
+    stack.server.create_certificate(&stack.app, certificate).await;
+    expect(
+        stack
+            .server
+            .phone(&alice, Method::PUT, "/v1/me/devices/phone/push-token")
+            .json(&json!({"certificate_name": "huawei-unreachable", "token": hw_token("alice"), "platform": "android"})),
+        200,
+    )
+    .await;
+
+    let report = expect(
+        stack
+            .server
+            .backend(
+                &stack.app,
+                Method::POST,
+                &format!("/v1/apps/{}/push-test", stack.app.id),
+            )
+            .json(&json!({"user": "alice"})),
+        200,
+    )
+    .await;
+    let steps = report["steps"].as_array().expect("steps");
+    let credential = steps
+        .iter()
+        .find(|s| s["name"] == "device:phone credential")
+        .unwrap_or_else(|| panic!("no credential step: {report}"));
+    assert_eq!(credential["ok"], false, "{report}");
+    let detail = credential["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("connection refused") && detail.contains(&dead),
+        "names the transport cause and the request: {detail}"
+    );
+    assert!(
+        !steps.iter().any(|s| s["name"] == "device:phone test push"),
+        "no send was attempted, so none is reported as answered: {report}"
+    );
+    let trace = &report["trace"]["phone"];
+    assert_eq!(trace["failed_step"], "credential", "{report}");
+    assert!(
+        trace["credential"]["request"]["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(&dead)),
+        "the trace shows the OAuth request, not the send: {report}"
+    );
+    assert_eq!(trace["credential"]["failure"]["kind"], "no_answer", "{report}");
 }
 
 #[tokio::test]

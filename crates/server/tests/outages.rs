@@ -76,7 +76,7 @@ async fn send_group(stack: &Stack, text: &str) -> String {
         .send(json!({"from": "sender", "group": "all", "kind": "text", "content": {"text": text}}))
         .await;
     assert_eq!(
-        sent["pushed"],
+        sent["push_queued"],
         FAILING_DEVICES + HEALTHY.len() * HEALTHY_DEVICES,
         "{sent}"
     );

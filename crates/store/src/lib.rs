@@ -34,6 +34,20 @@ pub enum OpenError {
          cluster must use the same master key (master_key_file)"
     )]
     WrongMasterKey,
+    /// Another process holds the embedded database (its lock file is named).
+    #[error(
+        "another Herald process is using this database (it holds {0}): stop it, or give this \
+         one a data_dir of its own"
+    )]
+    InUse(std::path::PathBuf),
+    /// The embedded database's lock file cannot be opened or locked.
+    #[error("cannot lock {path}: {cause}")]
+    Lock {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// Why.
+        cause: String,
+    },
     /// The scale-out services (NATS, JetStream, cluster presence) could not be joined.
     #[error("cannot join the cluster: {0}")]
     Cluster(String),

@@ -208,7 +208,7 @@ fn push_plan(user: &str, device: &str, certificate_id: i64, vendor: Vendor, toke
         user_id: user.to_string(),
         device_id: device.to_string(),
         decision: Decision::Push,
-        reason: Reason::Pushed,
+        reason: Reason::RulesPassed,
         push: Some(PlannedPush {
             certificate_id,
             vendor,
@@ -1169,7 +1169,7 @@ async fn check_messages(store: Arc<dyn Store>) {
         ("user00000", "phone")
     );
     assert_eq!(first.decision, "push");
-    assert_eq!(first.reason, "pushed");
+    assert_eq!(first.reason, "rules_passed");
     assert_eq!(first.vendor, Some(Vendor::Fcm));
     assert_eq!(first.certificate_id, Some(fcm.id));
     assert_eq!(first.state, DeliveryState::Queued);

@@ -253,7 +253,7 @@ fn push_plan(user: &str, certificate_id: i64, token: &str) -> DeliveryPlan {
         user_id: user.to_string(),
         device_id: "phone".to_string(),
         decision: Decision::Push,
-        reason: Reason::Pushed,
+        reason: Reason::RulesPassed,
         push: Some(PlannedPush {
             certificate_id,
             vendor: Vendor::Huawei,

@@ -12,7 +12,10 @@ use crate::quota::{DailyQuota, RateLimit};
 use crate::rules::UsedDefaults;
 use async_trait::async_trait;
 use futures::StreamExt;
-use herald_core::{Adapter, AdapterError, Invalid, Notification, Outcome, Platform, Target, Vendor};
+use herald_core::{
+    Adapter, AdapterError, CredentialCheck, CredentialFailure, CredentialRequest, Invalid, Notification,
+    Outcome, Platform, Target, Vendor,
+};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
@@ -82,6 +85,11 @@ pub(crate) trait VendorApi:
     /// Applies the vendor's limits and shapes the message; `Err` = every target gets that
     /// outcome without any request.
     fn prepare(&self, notification: &Notification) -> Result<Self::Payload, Outcome>;
+    /// Where the credential is requested (an OAuth token endpoint), for the push test tool;
+    /// `None` when it is made locally or is the certificate's key itself.
+    fn credential_endpoint(&self) -> Option<&str> {
+        None
+    }
     /// Obtains a credential (an OAuth token, a signed JWT, a static key).
     fn authenticate(
         &self,
@@ -226,5 +234,32 @@ impl<V: VendorApi> Adapter for Driver<V> {
             outcomes.extend(result?);
         }
         Ok(outcomes)
+    }
+
+    async fn check_credential(&self) -> Option<CredentialCheck> {
+        let request = self.api.credential_endpoint().map(|url| CredentialRequest {
+            method: "POST".into(),
+            url: url.to_string(),
+        });
+        let source = match (&request, V::PROFILE.local_signing) {
+            (Some(_), _) => "an access token from the vendor's auth endpoint".to_string(),
+            (None, Some(signing)) => format!("{} made locally ({})", signing.what, signing.renewed),
+            (None, None) => return None,
+        };
+        let failure = match self.api.authenticate(&self.http).await {
+            Ok(_) => None,
+            Err(AuthFailure::Refused { code, reason }) if request.is_some() => {
+                Some(CredentialFailure::Refused { code, reason })
+            }
+            Err(AuthFailure::Refused { reason, .. }) => Some(CredentialFailure::Unusable { reason }),
+            Err(AuthFailure::Transport(error)) => Some(CredentialFailure::NoAnswer {
+                cause: error.to_string(),
+            }),
+        };
+        Some(CredentialCheck {
+            source,
+            request,
+            failure,
+        })
     }
 }

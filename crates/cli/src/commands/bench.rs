@@ -391,7 +391,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .map(|(_, _, n)| n)
         .sum::<i64>()
         - VENDORS.len() as i64;
-    let pushes = answer["pushed"].as_u64().unwrap_or(0);
+    let pushes = answer["push_queued"].as_u64().unwrap_or(0);
     let per_sec = pushes as f64 / elapsed.as_secs_f64();
     let herald_cpu = (cpu1 - cpu0) / (pushes.max(1) as f64) * 10_000.0;
     println!();

@@ -28,7 +28,7 @@ struct Persona {
     state: &'static str,
 }
 
-const PERSONAS: [Persona; 9] = [
+const PERSONAS: [Persona; 11] = [
     Persona {
         user: "ling",
         nickname: "Ling",
@@ -46,6 +46,18 @@ const PERSONAS: [Persona; 9] = [
         nickname: "Omar",
         vendor: "apns",
         state: "connected, app in the foreground",
+    },
+    Persona {
+        user: "kai",
+        nickname: "Kai",
+        vendor: "apns",
+        state: "killed (app swiped away, still logged in)",
+    },
+    Persona {
+        user: "lea",
+        nickname: "Lea",
+        vendor: "fcm",
+        state: "app in the background, not connected",
     },
     Persona {
         user: "priya",
@@ -176,17 +188,21 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             "webpush" => "web",
             _ => "android",
         };
+        let vendor: herald_core::Vendor = p.vendor.parse().context("persona vendor")?;
+        // The sandbox names each phone after its user in the notifications it prints.
         let push_token = if p.vendor == "webpush" {
-            http.post(format!(
-                "{}/subscriptions",
-                sandbox.url(herald_core::Vendor::Webpush)
-            ))
-            .send()
-            .await?
-            .json::<Value>()
-            .await?
+            let subscription = http
+                .post(format!("{}/subscriptions", sandbox.url(vendor)))
+                .send()
+                .await?
+                .text()
+                .await?;
+            sandbox.state.name_device(vendor, &subscription, p.user);
+            serde_json::from_str(&subscription).context("sandbox subscription")?
         } else {
-            Value::String(token_for(p.vendor, p.user))
+            let token = token_for(p.vendor, p.user);
+            sandbox.state.name_device(vendor, &token, p.user);
+            Value::String(token)
         };
         http.put(format!("{base}/v1/me/devices/phone/push-token"))
             .bearer_auth(&token)
@@ -215,6 +231,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
                     .await?;
                 let _ = socket.next().await;
                 sockets.push((p.user, socket));
+            }
+            "lea" => {
+                http.post(format!("{base}/v1/me/devices/phone/background"))
+                    .bearer_auth(&token)
+                    .json(&json!({"unread": 0}))
+                    .send()
+                    .await?
+                    .error_for_status()?;
             }
             "priya" => {
                 http.post(format!("{base}/v1/me/devices/phone/logout"))

@@ -320,7 +320,7 @@ pub async fn send_to_everyone(
         .json()
         .await
         .expect("json");
-    assert_eq!(sent["pushed"], members, "{sent}");
+    assert_eq!(sent["push_queued"], members, "{sent}");
     sent["message_id"].as_str().expect("id").to_string()
 }
 

@@ -262,6 +262,14 @@ impl HealthBoard {
                     tracked.failures = tracked.failures.saturating_add(1);
                     tracked.health.last_error = Some(reason.clone());
                     let asked = retry_after.unwrap_or_default();
+                    if tracked.failures == 1 && tracked.health.state == HealthState::Working {
+                        // Said once per run of failures: retries that go on stay visible
+                        // without a line per attempt.
+                        tracing::warn!(
+                            app, certificate, vendor, cause = %reason,
+                            "Push request through the certificate failed; its pushes are retried until their TTL."
+                        );
+                    }
                     match tracked.health.state {
                         HealthState::Working if tracked.failures >= self.policy.degrade_after => {
                             tracked.health.state = HealthState::Degraded;
@@ -387,6 +395,43 @@ mod tests {
             "the last error stays as information"
         );
         assert_eq!(board.admit("a", 1, at), Admission::Send);
+    }
+
+    #[test]
+    fn the_first_failure_and_each_change_of_health_are_logged_once_with_the_cause() {
+        let board = HealthBoard::new(HoldPolicy::default());
+        let lines = |verdicts: &[(Verdict, bool)]| {
+            crate::test_logs::capture(|| {
+                for (verdict, probe) in verdicts {
+                    board.report("a", 7, "fcm", verdict, *probe, NOW);
+                }
+            })
+        };
+        let first = lines(&[(failed(None), false), (failed(None), false)]);
+        assert_eq!(first.matches("failed").count(), 1, "{first}");
+        assert!(first.contains("WARN") && first.contains("cause=503"), "{first}");
+        assert!(
+            first.contains("certificate=7") && first.contains("vendor=\"fcm\""),
+            "{first}"
+        );
+
+        let degraded = lines(&[(failed(None), false), (failed(None), true)]);
+        assert_eq!(degraded.matches("Certificate degraded").count(), 1, "{degraded}");
+        assert!(!degraded.contains("request through"), "{degraded}");
+
+        let recovered = lines(&[(Verdict::Answered, true), (Verdict::Answered, false)]);
+        assert_eq!(
+            recovered.matches("Certificate working again").count(),
+            1,
+            "{recovered}"
+        );
+
+        let again = lines(&[(failed(None), false)]);
+        assert_eq!(
+            again.matches("request through the certificate failed").count(),
+            1,
+            "a new run of failures is said again: {again}"
+        );
     }
 
     #[test]

@@ -243,7 +243,7 @@ impl Dispatcher {
                 verdict
             }
             Err(error) => {
-                tracing::warn!(vendor, %error, "Push request failed; will retry.");
+                tracing::debug!(vendor, %error, "Push request failed; will retry.");
                 metrics::counter!("herald_push_outcomes_total", "vendor" => vendor, "outcome" => "transport_error")
                     .increment(live.len() as u64);
                 let reason = error.to_string();

@@ -48,7 +48,11 @@ pub struct Sent {
     pub recipients: usize,
     /// Devices that got it over their live connection.
     pub live: usize,
-    /// Devices a push was queued for.
+    /// Devices a push was queued for: committed with the message, to be sent to the vendor
+    /// (its answer is in the delivery records). Counts devices, where `recipients` counts users.
+    pub push_queued: usize,
+    /// The same count as `push_queued`, under its first name: kept for existing clients.
+    #[schema(deprecated)]
     pub pushed: usize,
     /// Devices that got neither (see the delivery records for why).
     pub skipped: usize,
@@ -60,7 +64,8 @@ impl From<SendReport> for Sent {
             message_id: r.message_id,
             recipients: r.recipients,
             live: r.live,
-            pushed: r.pushed,
+            push_queued: r.push_queued,
+            pushed: r.push_queued,
             skipped: r.skipped,
         }
     }

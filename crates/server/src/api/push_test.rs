@@ -228,6 +228,31 @@ pub async fn push_test(
                 ),
             },
         );
+        let credential = adapter.check_credential().await;
+        if let Some(check) = &credential {
+            let detail = match (&check.failure, &check.request) {
+                (None, Some(request)) => format!("got {} ({} {})", check.source, request.method, request.url),
+                (None, None) => format!("got {}", check.source),
+                (Some(failure), Some(request)) => format!(
+                    "could not get {} ({} {}): {failure}",
+                    check.source, request.method, request.url
+                ),
+                (Some(failure), None) => format!("could not get {}: {failure}", check.source),
+            };
+            if !step(
+                &mut steps,
+                format!("device:{d} credential"),
+                check.failure.is_none(),
+                detail,
+            ) {
+                // The send request was never made: the trace shows the request that failed.
+                traces.insert(
+                    d,
+                    json!({"vendor": cert.vendor, "failed_step": "credential", "credential": check}),
+                );
+                continue;
+            }
+        }
         let notification = Notification {
             id: format!("push-test-{}", herald_core::now_millis()),
             title: body.title.clone().unwrap_or_else(|| "Herald test".into()),
@@ -280,6 +305,11 @@ pub async fn push_test(
                     "the vendor refused the credentials: check the certificate's secret".to_string(),
                     json!(o),
                 ),
+                Some(o @ Outcome::Retry { reason, .. }) => (
+                    false,
+                    format!("not accepted, a push would be retried: {reason}"),
+                    json!(o),
+                ),
                 Some(o) => (false, format!("the vendor answered {}", o.state()), json!(o)),
                 None => (false, "no outcome".to_string(), Value::Null),
             },
@@ -295,7 +325,11 @@ pub async fn push_test(
             ok,
             format!("{detail} ({latency_ms} ms)"),
         );
-        traces.insert(d, json!({"vendor": cert.vendor, "requests": requests, "outcome": outcome_json, "latency_ms": latency_ms}));
+        traces.insert(
+            d,
+            json!({"vendor": cert.vendor, "credential": credential, "requests": requests,
+                                "outcome": outcome_json, "latency_ms": latency_ms}),
+        );
     }
     Ok(ApiJson(PushTestReport {
         steps,

@@ -109,8 +109,10 @@ pub struct DeviceView {
     pub user_id: String,
     /// Platform.
     pub platform: Platform,
-    /// Session state.
+    /// Session state, as the app last reported it.
     pub state: SessionState,
+    /// The state and the connection read together: what a message sent now does.
+    pub presence: Presence,
     /// Certificate carrying its pushes.
     pub certificate_id: Option<i64>,
     /// That certificate's vendor.
@@ -125,6 +127,41 @@ pub struct DeviceView {
     pub updated_at: Millis,
 }
 
+/// A device's session state read together with its live connection. `state` alone says what
+/// the app last reported (`online` = in the foreground); only a connection gets messages live,
+/// so an app that reported the foreground over HTTP without connecting is pushed like a
+/// backgrounded one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    /// In the foreground and connected: messages arrive live, no push.
+    ForegroundConnected,
+    /// Reported the foreground but has no connection: messages are pushed.
+    ForegroundNotConnected,
+    /// In the background and connected: messages arrive live and are pushed.
+    BackgroundConnected,
+    /// In the background or killed, not connected: messages are pushed.
+    NotConnected,
+    /// Logged out: nothing is delivered or pushed.
+    LoggedOut,
+    /// Kicked by the server: nothing until it logs in again.
+    Kicked,
+}
+
+impl Presence {
+    /// The presence of a device in `state`, connected or not.
+    pub fn of(state: SessionState, connected: bool) -> Self {
+        match (state, connected) {
+            (SessionState::LoggedOut, _) => Presence::LoggedOut,
+            (SessionState::Kicked, _) => Presence::Kicked,
+            (SessionState::Online, true) => Presence::ForegroundConnected,
+            (SessionState::Online, false) => Presence::ForegroundNotConnected,
+            (SessionState::Background | SessionState::Offline, true) => Presence::BackgroundConnected,
+            (SessionState::Background | SessionState::Offline, false) => Presence::NotConnected,
+        }
+    }
+}
+
 impl DeviceView {
     /// The view of a stored device.
     pub fn new(device: Device, connected: bool) -> Self {
@@ -133,6 +170,7 @@ impl DeviceView {
             user_id: device.user_id,
             platform: device.platform,
             state: device.state,
+            presence: Presence::of(device.state, connected),
             certificate_id: device.binding.as_ref().map(|b| b.certificate_id),
             vendor: device.binding.as_ref().map(|b| b.vendor),
             token: device.binding.as_ref().map(|b| mask_token(&b.token)),

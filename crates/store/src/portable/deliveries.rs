@@ -25,7 +25,7 @@ pub(crate) fn delivery_from_row(row: &DbRow) -> StoreResult<DeliveryRecord> {
         user_id: text("user_id")?,
         device_id: text("device_id")?,
         decision: text("decision")?,
-        reason: text("reason")?,
+        reason: current_reason(text("reason")?),
         vendor: vendor
             .map(|v| v.parse::<Vendor>())
             .transpose()
@@ -67,4 +67,13 @@ pub(crate) fn job_from_row(row: &DbRow) -> StoreResult<PushJob> {
         expires_at: row.try_get("expires_at").map_err(backend)?,
         created_at: row.try_get("created_at").map_err(backend)?,
     })
+}
+
+/// The reason under its current name: rows written before `rules_passed` was named say `pushed`.
+fn current_reason(stored: String) -> String {
+    if stored == "pushed" {
+        herald_core::routing::Reason::RulesPassed.as_str().to_string()
+    } else {
+        stored
+    }
 }

@@ -180,6 +180,44 @@ impl JobQueue for SqliteStore {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn one_process_owns_the_database_and_a_dead_owners_leases_are_void_at_open() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}", dir.path().join("owned.db").display());
+        let sealer = || crate::Sealer::new(&[1u8; 32]);
+        let store = SqliteStore::open(&url, sealer()).await.expect("store");
+        let second = SqliteStore::open(&url, sealer()).await;
+        let error = second.expect_err("a second owner is refused");
+        assert!(
+            matches!(error, crate::OpenError::InUse(_)) && error.to_string().contains("owned.db.lock"),
+            "{error}"
+        );
+
+        // A job leased for ten minutes by the owner, which then dies.
+        let far = now_millis() + 600_000;
+        sqlx::query("INSERT INTO apps (id, name, secret, created_at) VALUES ('app_1', 'a', x'00', 0)")
+            .execute(&store.writes)
+            .await
+            .expect("app");
+        sqlx::query(
+            "INSERT INTO deliveries (app_id, message_id, user_id, device_id, decision, reason, state, \
+             lease_until, created_at, updated_at) VALUES ('app_1', 'm', 'u', 'd', 'push', 'rules_passed', \
+             'in_flight', $1, 0, 0)",
+        )
+        .bind(far)
+        .execute(&store.writes)
+        .await
+        .expect("job");
+        assert_eq!(store.next_due().await.expect("due"), Some(far));
+        drop(store);
+
+        let restarted = SqliteStore::open(&url, sealer())
+            .await
+            .expect("the lock died with its owner");
+        let due = restarted.next_due().await.expect("due").expect("a job is open");
+        assert!(due <= now_millis(), "the dead owner's lease is void: due {due}");
+    }
+
     /// The queue's hot queries must read the partial index of open jobs, never scan the table
     /// (which holds every delivery record ever made).
     #[tokio::test]

@@ -46,6 +46,10 @@ impl VendorApi for FcmConfig {
         request::message(self, notification)
     }
 
+    fn credential_endpoint(&self) -> Option<&str> {
+        Some(&self.token_url)
+    }
+
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
         auth::fetch_token(http, self).await
     }

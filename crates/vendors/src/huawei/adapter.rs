@@ -36,6 +36,10 @@ impl VendorApi for HuaweiConfig {
         request::message(self, notification)
     }
 
+    fn credential_endpoint(&self) -> Option<&str> {
+        Some(&self.auth_url)
+    }
+
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
         auth::fetch_token(http, self).await
     }

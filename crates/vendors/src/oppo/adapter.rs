@@ -49,6 +49,10 @@ impl VendorApi for OppoConfig {
         request::notification(self, notification)
     }
 
+    fn credential_endpoint(&self) -> Option<&str> {
+        Some(&self.auth_url)
+    }
+
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
         auth::fetch_token(http, self).await
     }

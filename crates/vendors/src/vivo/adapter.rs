@@ -50,6 +50,10 @@ impl VendorApi for VivoConfig {
         request::message(self, notification)
     }
 
+    fn credential_endpoint(&self) -> Option<&str> {
+        Some(&self.auth_url)
+    }
+
     async fn authenticate(&self, http: &Http) -> Result<Credential, AuthFailure> {
         auth::fetch_token(http, self).await
     }
