@@ -258,6 +258,34 @@ pub trait MessageStore: Send + Sync {
     async fn device_deliveries(&self, key: &DeviceKey, limit: u32) -> StoreResult<Vec<DeliveryRecord>>;
     /// Delivery counts per vendor and state.
     async fn delivery_counts(&self, app: &str) -> StoreResult<Vec<(Vendor, DeliveryState, i64)>>;
+    /// Deletes one batch of old data in one short transaction: up to `limit` of the oldest
+    /// messages created before `messages_before`, with their inbox entries, and, among the
+    /// `limit` oldest delivery records, those created before `deliveries_before` whose push is
+    /// finished (an open push job is never deleted). Called again while it deletes a full batch.
+    async fn purge_old(
+        &self,
+        messages_before: Millis,
+        deliveries_before: Millis,
+        limit: u32,
+    ) -> StoreResult<Purged>;
+}
+
+/// What one retention batch deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Messages.
+    pub messages: u64,
+    /// Inbox entries of those messages.
+    pub inbox: u64,
+    /// Delivery records.
+    pub deliveries: u64,
+}
+
+impl Purged {
+    /// Whether the batch was full, so that more may be left.
+    pub fn was_full(&self, limit: u32) -> bool {
+        self.messages >= u64::from(limit) || self.deliveries >= u64::from(limit)
+    }
 }
 
 /// The push job queue. The embedded store keeps it in the same database as the messages.

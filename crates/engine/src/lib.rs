@@ -16,6 +16,7 @@ pub mod outcome;
 pub mod presence;
 pub mod protocol;
 pub mod recorder;
+pub mod retention;
 pub mod retry;
 #[cfg(test)]
 mod test_logs;
@@ -32,4 +33,5 @@ pub use error::ServiceError;
 pub use messaging::{Messenger, Outgoing, SendError, SendReport};
 pub use presence::{DeviceKey, PresenceHub, SessionSignal};
 pub use protocol::{ClientFrame, ServerFrame};
+pub use retention::{Retention, RetentionPolicy};
 pub use vendor_rules::{VendorFields, VendorRules};

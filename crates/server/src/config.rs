@@ -63,6 +63,10 @@ pub struct Config {
     /// A hanging vendor holds only its own certificate's share of the dispatch window this
     /// long; keep it well below `dispatch_lease_seconds`.
     pub vendor_request_timeout_seconds: u64,
+    /// Days a message (and its place in the recipients' inboxes) is kept; 0 = forever.
+    pub retention_message_days: u64,
+    /// Days a finished delivery record is kept; 0 = forever. Open pushes are never deleted.
+    pub retention_delivery_days: u64,
 }
 
 /// Log output format.
@@ -100,6 +104,8 @@ impl Default for Config {
             shutdown_timeout_seconds: 10,
             vendor_connect_timeout_seconds: 5,
             vendor_request_timeout_seconds: 10,
+            retention_message_days: 30,
+            retention_delivery_days: 30,
         }
     }
 }

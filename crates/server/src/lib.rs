@@ -113,6 +113,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let retention = herald_engine::Retention::new(
+        state.store.clone(),
+        herald_engine::RetentionPolicy {
+            message_days: state.config.retention_message_days,
+            delivery_days: state.config.retention_delivery_days,
+        },
+    )
+    .spawn(dispatch_stopped.clone());
     let workers = state.dispatcher.spawn(dispatch_stopped);
     let hub = state.hub.clone();
     let limits = serve::HttpLimits::from_config(&state.config);
@@ -122,6 +130,7 @@ pub async fn run(
     for worker in workers {
         let _ = worker.await;
     }
+    let _ = retention.await;
     hub.leave_cluster().await;
     served
 }

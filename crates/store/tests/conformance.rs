@@ -86,6 +86,7 @@ conformance!(
     check_leased_commit,
     check_concurrent_claims,
     check_small_commits_side_by_side,
+    check_retention,
 );
 
 async fn on_sqlite<F, Fut>(check: F)
@@ -1332,6 +1333,84 @@ async fn check_small_commits_side_by_side(store: Arc<dyn Store>) {
 }
 
 /// Three devices, one message, three push jobs; returns them claimed.
+/// Retention deletes what is older than its cut-off, in batches, and nothing else: newer
+/// messages and their inboxes stay, and a push job still open is never deleted.
+async fn check_retention(store: Arc<dyn Store>) {
+    let (cert, jobs) = three_jobs(store.as_ref(), "r1").await;
+    // The old message had three pushes: one finishes, two stay open.
+    store
+        .complete_jobs(&[result(
+            jobs[0].id,
+            DeliveryState::Accepted,
+            attempt("accepted", None),
+        )])
+        .await
+        .expect("complete");
+    let live = plain_plan("u2", "d", Decision::Live, Reason::OnlineInForeground);
+    store
+        .commit_message(&message("r1", "old-live", "u1", "g"), &strings(&["u2"]), &[live])
+        .await
+        .expect("commit");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cut_off = now_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store
+        .commit_message(
+            &message("r1", "new", "u1", "g"),
+            &strings(&["u1", "u2"]),
+            &[push_plan("u1", "d", cert, Vendor::Huawei, "r1-u1-token")],
+        )
+        .await
+        .expect("commit");
+
+    // Batches of one: each call deletes at most one message and one record.
+    let first = store.purge_old(cut_off, cut_off, 1).await.expect("purge");
+    assert_eq!((first.messages, first.deliveries), (1, 1), "{first:?}");
+    assert!(first.was_full(1));
+    let mut total = first;
+    loop {
+        let batch = store.purge_old(cut_off, cut_off, 1).await.expect("purge");
+        total.messages += batch.messages;
+        total.inbox += batch.inbox;
+        total.deliveries += batch.deliveries;
+        if !batch.was_full(1) {
+            break;
+        }
+    }
+    assert_eq!(
+        (total.messages, total.inbox, total.deliveries),
+        (2, 4, 2),
+        "two old messages, their four inbox entries, the finished push and the live record: {total:?}"
+    );
+    assert_not_found(store.get_message("r1", "r1-m").await, "message", "r1-m");
+    assert_not_found(store.get_message("r1", "old-live").await, "message", "old-live");
+    assert_eq!(store.get_message("r1", "new").await.expect("kept").id, "new");
+    let inbox = store.inbox_after("r1", "u2", 0, 10).await.expect("inbox");
+    let ids: Vec<&str> = inbox.iter().map(|(_, m)| m.id.as_str()).collect();
+    assert_eq!(ids, ["new"], "u2's inbox keeps only the new message");
+    let open = store.message_deliveries("r1", "r1-m").await.expect("records");
+    assert_eq!(
+        open.len(),
+        2,
+        "the two open pushes of the old message stay: {open:?}"
+    );
+    assert!(open.iter().all(|r| !r.state.is_final()), "{open:?}");
+    assert_eq!(
+        store
+            .message_deliveries("r1", "new")
+            .await
+            .expect("records")
+            .len(),
+        1
+    );
+    let again = store.purge_old(cut_off, cut_off, 100).await.expect("purge");
+    assert_eq!(
+        again,
+        herald_core::store::Purged::default(),
+        "nothing more is old"
+    );
+}
+
 async fn three_jobs(store: &dyn Store, app: &str) -> (i64, Vec<PushJob>) {
     new_app(store, app).await;
     let cert = store

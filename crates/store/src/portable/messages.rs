@@ -10,10 +10,11 @@ use crate::sql::{backend, from_json, to_json};
 use async_trait::async_trait;
 use herald_core::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, PushJob};
 use herald_core::message::Message;
-use herald_core::store::{MessageStore, Recipient, StoreResult};
+use herald_core::store::{MessageStore, Purged, Recipient, StoreResult};
 use herald_core::{DeviceKey, Millis, StoreError, Vendor};
 use sqlx::Row;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// A message commit as the backends receive it.
 #[derive(Debug, Clone, Copy)]
@@ -254,4 +255,61 @@ impl MessageStore for Backend {
             })
             .collect()
     }
+
+    async fn purge_old(
+        &self,
+        messages_before: Millis,
+        deliveries_before: Millis,
+        limit: u32,
+    ) -> StoreResult<Purged> {
+        let limit = i64::from(limit);
+        let mut tx = self.write().await?;
+        let inbox = sqlx::query(&PURGE_INBOX)
+            .bind(messages_before)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        let messages = sqlx::query(&PURGE_MESSAGES)
+            .bind(messages_before)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        let deliveries = sqlx::query(PURGE_DELIVERIES)
+            .bind(deliveries_before)
+            .bind(limit)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        tx.commit().await.map_err(backend)?;
+        Ok(Purged {
+            messages,
+            inbox,
+            deliveries,
+        })
+    }
 }
+
+/// The oldest messages created before `$1`, at most `$2` (the `messages_created` index).
+const OLD_MESSAGES: &str =
+    "SELECT app_id, id FROM messages WHERE created_at < $1 ORDER BY created_at, app_id, id LIMIT $2";
+
+/// The inbox entries of [`OLD_MESSAGES`] (the `inbox_message` index), deleted first.
+static PURGE_INBOX: LazyLock<String> =
+    LazyLock::new(|| format!("DELETE FROM inbox WHERE (app_id, message_id) IN ({OLD_MESSAGES})"));
+
+/// [`OLD_MESSAGES`] themselves.
+static PURGE_MESSAGES: LazyLock<String> =
+    LazyLock::new(|| format!("DELETE FROM messages WHERE (app_id, id) IN ({OLD_MESSAGES})"));
+
+/// Among the `$2` oldest finished delivery records, those created before `$1`. Ids grow with
+/// time, so this looks at the start of the table only (passing over the open jobs there),
+/// never through all of it; open jobs, however old, are never deleted.
+const PURGE_DELIVERIES: &str = "DELETE FROM deliveries WHERE id IN ( \
+       SELECT id FROM (SELECT id, created_at FROM deliveries WHERE state NOT IN ('queued', 'in_flight') \
+                       ORDER BY id LIMIT $2) AS oldest \
+       WHERE created_at < $1)";
