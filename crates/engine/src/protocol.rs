@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A frame from the client.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Send a message as the device's user; the answer carries `ref` back.
@@ -44,13 +44,14 @@ pub enum ClientFrame {
 }
 
 /// A frame to the client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// A `send` was accepted.
     Sent {
         /// The `ref` of the `send` (`null` when it had none).
         #[serde(rename = "ref", default)]
+        #[schema(required = true)]
         reference: Value,
         /// The new message.
         message_id: String,
