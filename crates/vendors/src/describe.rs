@@ -68,7 +68,11 @@ impl CertificateField {
     }
 
     /// An optional small number taking one of `allowed`.
-    pub(crate) const fn number(name: &'static str, allowed: &'static [u8], description: &'static str) -> Self {
+    pub(crate) const fn number(
+        name: &'static str,
+        allowed: &'static [u8],
+        description: &'static str,
+    ) -> Self {
         Self {
             shape: FieldShape::Number { allowed },
             ..Self::text(name, description)
@@ -202,9 +206,15 @@ mod tests {
             let mut unknown = complete(vendor);
             unknown.insert("not_a_field".into(), json!("x"));
             let refused = check_certificate_fields(vendor, unknown).expect_err("unknown field");
-            assert_eq!((refused.code, refused.field.as_str()), ("unknown_field", "not_a_field"));
+            assert_eq!(
+                (refused.code, refused.field.as_str()),
+                ("unknown_field", "not_a_field")
+            );
             for secret in secret_fields(vendor) {
-                assert!(declared(vendor).contains(*secret), "{vendor}: secret {secret} undeclared");
+                assert!(
+                    declared(vendor).contains(*secret),
+                    "{vendor}: secret {secret} undeclared"
+                );
             }
         }
     }
@@ -218,7 +228,13 @@ mod tests {
                 .iter()
                 .filter(|f| f.required)
                 .map(|f| f.name)
-                .chain(described.credentials.first().into_iter().flat_map(|c| c.iter().copied()))
+                .chain(
+                    described
+                        .credentials
+                        .first()
+                        .into_iter()
+                        .flat_map(|c| c.iter().copied()),
+                )
                 .collect();
             let fixture = minimal(vendor);
             assert_eq!(
@@ -239,7 +255,11 @@ mod tests {
             for field in described.fields {
                 if let Some(default) = field.default {
                     let checked = check_certificate_fields(vendor, fixture.clone()).expect("valid");
-                    assert_eq!(checked.public[field.name], default, "{vendor}: default of {}", field.name);
+                    assert_eq!(
+                        checked.public[field.name], default,
+                        "{vendor}: default of {}",
+                        field.name
+                    );
                 }
             }
         }
@@ -259,7 +279,10 @@ mod tests {
         apns.insert("certificate_password".into(), json!("secret"));
         for (vendor, fields, way) in [(Vendor::Fcm, fcm, 1), (Vendor::Apns, apns, 1)] {
             let credentials = certificate_fields(vendor).credentials[way];
-            assert!(credentials.iter().all(|key| fields.contains_key(*key)), "{vendor}");
+            assert!(
+                credentials.iter().all(|key| fields.contains_key(*key)),
+                "{vendor}"
+            );
             check_certificate_fields(vendor, fields).unwrap_or_else(|e| panic!("{vendor}: {e:?}"));
         }
     }
@@ -291,7 +314,11 @@ mod tests {
                         }
                     }
                     super::FieldShape::Digits => {
-                        assert!(with(json!(104412345)).is_ok(), "{vendor}: {} as a number", field.name);
+                        assert!(
+                            with(json!(104412345)).is_ok(),
+                            "{vendor}: {} as a number",
+                            field.name
+                        );
                         assert!(with(json!("not digits")).is_err(), "{vendor}: {}", field.name);
                     }
                     _ => {}

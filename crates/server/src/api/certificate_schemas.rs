@@ -12,8 +12,8 @@ use herald_vendors::{CertificateField, FieldShape};
 use serde_json::{Value, json};
 use std::borrow::Cow;
 use utoipa::openapi::schema::{
-    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, Discriminator, Object,
-    ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, AnyOfBuilder, ArrayBuilder, Discriminator, Object, ObjectBuilder,
+    OneOfBuilder, Schema, SchemaType, Type,
 };
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
@@ -113,9 +113,9 @@ fn field_schema(vendor: Vendor, field: &CertificateField, shape: Shape) -> RefOr
         FieldShape::Text { allowed } => builder
             .schema_type(types(&[Type::String], nullable))
             .enum_values(Some(values(allowed, nullable))),
-        FieldShape::Digits if shape == Shape::View => builder
-            .schema_type(Type::String)
-            .pattern(Some("^[0-9]{1,20}$")),
+        FieldShape::Digits if shape == Shape::View => {
+            builder.schema_type(Type::String).pattern(Some("^[0-9]{1,20}$"))
+        }
         FieldShape::Digits => builder
             .schema_type(types(&[Type::String, Type::Integer], nullable))
             .min_length(Some(1))
@@ -170,7 +170,9 @@ fn vendor_schema(vendor: Vendor, shape: Shape) -> RefOr<Schema> {
                             .schema_type(Type::String)
                             .enum_values(Some(secrets.iter().copied())),
                     )
-                    .description(Some("The write-only fields that hold a value (never their values)."))
+                    .description(Some(
+                        "The write-only fields that hold a value (never their values).",
+                    ))
                     .into(),
             );
         }

@@ -32,7 +32,9 @@ pub fn document_frames(openapi: &mut OpenApi) {
                 continue;
             };
             let name = format!("{prefix}{}Frame", title(&kind));
-            components.schemas.insert(name.clone(), Schema::Object(frame).into());
+            components
+                .schemas
+                .insert(name.clone(), Schema::Object(frame).into());
             split.items.push(Ref::from_schema_name(name.clone()).into());
             mapping.push((kind, format!("#/components/schemas/{name}")));
         }
@@ -67,10 +69,7 @@ pub fn document_frames(openapi: &mut OpenApi) {
 
 /// A frame as one object: the parts of an `allOf` (a flattened field, such as the message of
 /// a `send`) merged, references to other components resolved.
-fn flatten(
-    item: RefOr<Schema>,
-    schemas: &std::collections::BTreeMap<String, RefOr<Schema>>,
-) -> Object {
+fn flatten(item: RefOr<Schema>, schemas: &std::collections::BTreeMap<String, RefOr<Schema>>) -> Object {
     match item {
         RefOr::T(Schema::Object(object)) => object,
         RefOr::T(Schema::AllOf(all_of)) => {

@@ -1,7 +1,7 @@
 //! APNs certificate fields: bundle id, environment and one of the two auth methods.
 
-use crate::describe::{CertificateField as Field, CertificateFields};
 use super::certificate::{ApnsIdentity, open_p12};
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_one_of, check_package_name};
 use herald_core::{AdapterError, ClickAction, Invalid};
 use p256::pkcs8::DecodePrivateKey;
@@ -16,15 +16,25 @@ pub(crate) const ENVIRONMENTS: &[&str] = &["production", "sandbox"];
 /// The fields [`check`] reads.
 pub(crate) const FIELDS: CertificateFields = CertificateFields {
     fields: &[
-        Field::text("bundle_id", "The app's bundle id (the `apns-topic`), e.g. `com.example.chat`.").required(),
+        Field::text(
+            "bundle_id",
+            "The app's bundle id (the `apns-topic`), e.g. `com.example.chat`.",
+        )
+        .required(),
         Field::one_of(
             "environment",
             ENVIRONMENTS,
             "`production` (App Store, TestFlight, ad-hoc builds) or `sandbox` (development builds).",
         )
         .default("production"),
-        Field::text("team_id", "Token auth: the 10-character Team ID of the Apple developer account."),
-        Field::text("key_id", "Token auth: the 10-character Key ID of the APNs auth key."),
+        Field::text(
+            "team_id",
+            "Token auth: the 10-character Team ID of the Apple developer account.",
+        ),
+        Field::text(
+            "key_id",
+            "Token auth: the 10-character Key ID of the APNs auth key.",
+        ),
         Field::text(
             "private_key",
             "Token auth: the contents of the .p8 file (PEM `BEGIN PRIVATE KEY`, an EC P-256 key).",

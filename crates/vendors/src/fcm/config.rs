@@ -32,7 +32,10 @@ pub(crate) const FIELDS: CertificateFields = CertificateFields {
             "Deprecated: the legacy HTTP API's server key (Google shut that API down in 2024; \
              accepted with a warning so old configurations load).",
         ),
-        Field::text("sender_id", "Deprecated: the legacy sender id, needed with `server_key`."),
+        Field::text(
+            "sender_id",
+            "Deprecated: the legacy sender id, needed with `server_key`.",
+        ),
     ],
     credentials: &[&["service_account"], &["server_key", "sender_id"]],
 };

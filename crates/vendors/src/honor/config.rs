@@ -18,7 +18,11 @@ pub(crate) const FIELDS: CertificateFields = CertificateFields {
             "The OAuth Client Secret of the app (distinct from its App Secret).",
         )
         .required(),
-        Field::text("package_name", "The Android package name, e.g. `com.example.chat`.").required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
     ],
     credentials: &[],
 };

@@ -29,10 +29,21 @@ pub(crate) const CATEGORIES: &[&str] = &[
 /// The fields [`check`] reads.
 pub(crate) const FIELDS: CertificateFields = CertificateFields {
     fields: &[
-        Field::digits("app_id", "The app's App ID in AppGallery Connect (also the OAuth client id).").required(),
-        Field::text("app_secret", "The app's App Secret in AppGallery Connect (the OAuth client secret).")
-            .required(),
-        Field::text("package_name", "The Android package name, e.g. `com.example.chat`.").required(),
+        Field::digits(
+            "app_id",
+            "The app's App ID in AppGallery Connect (also the OAuth client id).",
+        )
+        .required(),
+        Field::text(
+            "app_secret",
+            "The app's App Secret in AppGallery Connect (the OAuth client secret).",
+        )
+        .required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
         Field::text(
             "badge_class",
             "The launcher activity class, for the icon badge, e.g. `com.example.chat.MainActivity`.",

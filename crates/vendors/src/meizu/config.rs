@@ -14,9 +14,21 @@ pub(crate) const NOTICE_MSG_TYPES: &[u8] = &[0, 1];
 pub(crate) const FIELDS: CertificateFields = CertificateFields {
     fields: &[
         Field::digits("app_id", "The app's numeric App ID in the Meizu push console.").required(),
-        Field::text("app_secret", "The app's AppSecret (the key every request is signed with).").required(),
-        Field::text("package_name", "The Android package name, e.g. `com.example.chat`.").required(),
-        Field::number("notice_msg_type", NOTICE_MSG_TYPES, "0 public, 1 private (chat) message."),
+        Field::text(
+            "app_secret",
+            "The app's AppSecret (the key every request is signed with).",
+        )
+        .required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
+        Field::number(
+            "notice_msg_type",
+            NOTICE_MSG_TYPES,
+            "0 public, 1 private (chat) message.",
+        ),
     ],
     credentials: &[],
 };

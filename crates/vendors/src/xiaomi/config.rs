@@ -15,7 +15,11 @@ pub(crate) const REGIONS: &[&str] = &["china", "global", "russia", "india", "eur
 pub(crate) const FIELDS: CertificateFields = CertificateFields {
     fields: &[
         Field::text("app_secret", "The app's AppSecret in the Xiaomi open platform.").required(),
-        Field::text("package_name", "The Android package name, e.g. `com.example.chat`.").required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
         Field::one_of("region", REGIONS, "Where the app's users are registered.").default("china"),
         Field::text(
             "channel_id",
