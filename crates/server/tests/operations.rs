@@ -395,9 +395,9 @@ async fn the_openapi_document_describes_every_answer_of_every_operation() {
                 answers += 1;
                 let at = format!("{} {path} {status}", method.to_uppercase());
                 let response = openapi::resolve(&doc, response);
-                if !response["description"]
+                if response["description"]
                     .as_str()
-                    .is_some_and(|d| !d.trim().is_empty())
+                    .is_none_or(|d| d.trim().is_empty())
                 {
                     undescribed.push(format!("{at}: no description"));
                 }

@@ -107,7 +107,7 @@ fn field_schema(vendor: Vendor, field: &CertificateField, shape: Shape) -> RefOr
     }
     let builder = ObjectBuilder::new().description(Some(description));
     let builder = match field.shape {
-        FieldShape::Text { allowed } if allowed.is_empty() => builder
+        FieldShape::Text { allowed: [] } => builder
             .schema_type(types(&[Type::String], nullable))
             .min_length(Some(1)),
         FieldShape::Text { allowed } => builder
