@@ -1,7 +1,8 @@
 //! The live protocol: the JSON text frames between a connected device and Herald, tagged by
 //! `type` (README, "WebSocket"). They are defined here, below the server, because the engine
 //! makes frames too (a live `message`, the pages of a sync); the gateway parses and sends them
-//! (`herald_server::gateway::protocol`).
+//! (`herald_server::gateway::protocol`). Their schemas (`utoipa::ToSchema`) are the server's
+//! OpenAPI description of the WebSocket, so the doc comments below are what clients read.
 
 use crate::messaging::SendReport;
 use herald_core::message::{Message, SendMessage};
