@@ -12,5 +12,6 @@ pub struct App {
     /// A label chosen by the operator.
     pub name: String,
     /// When the app was created.
+    #[schema(value_type = i64)]
     pub created_at: Millis,
 }

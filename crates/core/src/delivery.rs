@@ -192,6 +192,7 @@ impl PartialEq<&str> for AttemptOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// When it was made, ms since the epoch.
+    #[schema(value_type = i64)]
     pub at: Millis,
     /// What came of it.
     pub outcome: AttemptOutcome,
@@ -231,8 +232,10 @@ pub struct DeliveryRecord {
     /// Each attempt.
     pub log: Vec<Attempt>,
     /// Created, ms since the epoch.
+    #[schema(value_type = i64)]
     pub created_at: Millis,
     /// Last change, ms since the epoch.
+    #[schema(value_type = i64)]
     pub updated_at: Millis,
 }
 

@@ -13,5 +13,6 @@ pub struct Group {
     /// Member user ids, sorted.
     pub members: Vec<String>,
     /// When the group was created.
+    #[schema(value_type = i64)]
     pub created_at: Millis,
 }

@@ -36,6 +36,8 @@ pub use user::{DoNotDisturb, PushSettings, User};
 pub use vendor::Vendor;
 
 /// Milliseconds since the Unix epoch: the one time representation the store keeps.
+/// A field of this type in an API schema carries `#[schema(value_type = i64)]`: utoipa sees
+/// through the alias only by name, and would otherwise add a schema named `i64`.
 pub type Millis = i64;
 
 /// The current time in milliseconds since the Unix epoch.

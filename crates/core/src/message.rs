@@ -307,7 +307,7 @@ pub struct SendMessage {
     /// Offline push info.
     pub push: Option<PushInfo>,
     /// Message attributes; Agora `em_*` keys act as push info aliases.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
 }
 

@@ -14,6 +14,7 @@ pub struct User {
     /// Avatar image URL.
     pub avatar_url: Option<String>,
     /// When the user was first seen.
+    #[schema(value_type = i64)]
     pub created_at: Millis,
 }
 

@@ -1,7 +1,8 @@
 //! The live protocol: the JSON text frames between a connected device and Herald, tagged by
 //! `type` (README, "WebSocket"). They are defined here, below the server, because the engine
 //! makes frames too (a live `message`, the pages of a sync); the gateway parses and sends them
-//! (`herald_server::gateway::protocol`).
+//! (`herald_server::gateway::protocol`). Their schemas (`utoipa::ToSchema`) are the server's
+//! OpenAPI description of the WebSocket, so the doc comments below are what clients read.
 
 use crate::messaging::SendReport;
 use herald_core::message::{Message, SendMessage};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A frame from the client.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Send a message as the device's user; the answer carries `ref` back.
@@ -44,13 +45,14 @@ pub enum ClientFrame {
 }
 
 /// A frame to the client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// A `send` was accepted.
     Sent {
         /// The `ref` of the `send` (`null` when it had none).
         #[serde(rename = "ref", default)]
+        #[schema(required = true)]
         reference: Value,
         /// The new message.
         message_id: String,

@@ -38,6 +38,7 @@ use tower_http::trace::TraceLayer;
 pub fn router(state: AppState) -> Router {
     let (routes, mut openapi) = api::routes().split_for_parts();
     api::document_common_errors(&mut openapi);
+    gateway::frames::document_frames(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let max_body = state.config.max_body_bytes;
     let body_timeout = Duration::from_secs(state.config.http_body_timeout_seconds.max(1));

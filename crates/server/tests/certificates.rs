@@ -3,9 +3,13 @@
 
 mod common;
 
-use common::{TestServer, VENDORS, apns_p8, expect, expect_error, fcm_service_account, valid_certificate};
+use common::{
+    TestServer, VENDORS, apns_p8, expect, expect_error, fcm_service_account, openapi, valid_certificate,
+};
+use herald_core::Vendor;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 fn assert_no_secret_values(body: &Value, fixture: &Value, secrets: &[&str]) {
     let text = body.to_string();
@@ -410,4 +414,192 @@ async fn the_database_file_never_holds_a_certificate_secret_in_clear_text() {
     }
     // And the public fields are there (the grep can find text at all).
     assert!(bytes.windows(16).any(|w| w == b"com.example.chat"));
+}
+
+/// The fields every certificate body has besides its vendor's.
+const COMMON_FIELDS: [&str; 6] = [
+    "vendor",
+    "name",
+    "enabled",
+    "click_action",
+    "defaults",
+    "base_url",
+];
+
+/// The object schema of a vendor's create body (the first part of an `allOf`, whose second
+/// part names the ways of authenticating).
+fn create_object<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    let schema = openapi::component(doc, name);
+    match schema["allOf"].as_array() {
+        Some(parts) => openapi::resolve(doc, &parts[0]),
+        None => schema,
+    }
+}
+
+fn names_of(object: &Value, key: &str) -> BTreeSet<String> {
+    match &object[key] {
+        Value::Object(map) => map.keys().cloned().collect(),
+        Value::Array(list) => list
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// What the OpenAPI document says about certificates is what the server does: one schema per
+/// vendor whose properties are exactly the fields the vendor's checks take (an unknown one is
+/// refused), whose required fields make a body the server accepts, whose secrets are
+/// write-only and never in an answer, and whose answers fit the answer schema.
+#[tokio::test]
+async fn each_vendor_has_a_certificate_schema_with_the_fields_the_server_takes() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let app = server.create_app("chat").await;
+    let request = openapi::component(&doc, "CertificateRequest");
+    assert_eq!(request["discriminator"]["propertyName"], "vendor");
+    assert_eq!(request["oneOf"].as_array().map(Vec::len), Some(VENDORS.len()));
+    assert!(!doc["components"]["schemas"]["CertificateView"]["discriminator"].is_null());
+
+    for vendor_id in VENDORS {
+        let vendor: Vendor = vendor_id.parse().expect("vendor");
+        let title = format!("{}{}", vendor_id[..1].to_uppercase(), &vendor_id[1..]);
+        let (create, update, view) = (
+            format!("{title}Certificate"),
+            format!("{title}CertificateUpdate"),
+            format!("{title}CertificateView"),
+        );
+        assert_eq!(
+            request["discriminator"]["mapping"][vendor_id],
+            format!("#/components/schemas/{create}")
+        );
+        let described = herald_vendors::certificate_fields(vendor);
+        let secrets = herald_vendors::secret_fields(vendor);
+        let accepted: BTreeSet<String> = described.fields.iter().map(|f| f.name.to_string()).collect();
+        let common: BTreeSet<String> = COMMON_FIELDS.iter().map(|f| f.to_string()).collect();
+
+        // Create: the common fields and exactly the vendor's; required and write-only marked.
+        let object = create_object(&doc, &create);
+        let properties = names_of(object, "properties");
+        assert_eq!(
+            properties.difference(&common).cloned().collect::<BTreeSet<_>>(),
+            accepted,
+            "{create}: vendor fields"
+        );
+        assert!(properties.is_superset(&common), "{create}: common fields");
+        let required = names_of(object, "required");
+        let expected_required: BTreeSet<String> = ["vendor", "name"]
+            .into_iter()
+            .map(str::to_string)
+            .chain(
+                described
+                    .fields
+                    .iter()
+                    .filter(|f| f.required)
+                    .map(|f| f.name.to_string()),
+            )
+            .collect();
+        assert_eq!(required, expected_required, "{create}: required");
+        for field in &accepted {
+            let property = &object["properties"][field];
+            assert!(
+                property["description"].as_str().is_some_and(|d| !d.is_empty()),
+                "{create}.{field}: no description"
+            );
+            assert_eq!(
+                property["writeOnly"] == true,
+                secrets.contains(&field.as_str()),
+                "{create}.{field}: writeOnly"
+            );
+        }
+        assert_eq!(object["additionalProperties"], false, "{create}");
+
+        // The server's own valid fixture fits the schema.
+        let (fixture, _) = valid_certificate(vendor_id);
+        openapi::assert_fits(&doc, "CertificateRequest", &fixture);
+
+        // A body of the required fields (and the first way of authenticating) is accepted.
+        let mut minimal = serde_json::Map::new();
+        let first_way = described.credentials.first().copied().unwrap_or_default();
+        for key in required
+            .iter()
+            .map(String::as_str)
+            .chain(first_way.iter().copied())
+        {
+            let value = fixture
+                .get(key)
+                .unwrap_or_else(|| panic!("{vendor_id}: no fixture value for {key}"));
+            minimal.insert(key.to_string(), value.clone());
+        }
+        let minimal = Value::Object(minimal);
+        openapi::assert_fits(&doc, &create, &minimal);
+        let created = expect(
+            server
+                .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+                .json(&minimal),
+            201,
+        )
+        .await;
+        openapi::assert_fits(&doc, "CertificateView", &created);
+        openapi::assert_fits(&doc, &view, &created);
+        for secret in secrets {
+            assert!(
+                created.get(*secret).is_none(),
+                "{vendor_id}: {secret} in the answer"
+            );
+        }
+
+        // A field outside the schema is refused, as the schema's `additionalProperties` says.
+        let mut unknown = fixture.clone();
+        unknown["name"] = json!(format!("{vendor_id}-unknown"));
+        unknown["not_in_the_schema"] = json!("x");
+        assert!(!openapi::violations(&doc, openapi::component(&doc, &create), &unknown).is_empty());
+        expect_error(
+            server
+                .admin(Method::POST, &format!("/v1/apps/{}/certificates", app.id))
+                .json(&unknown),
+            400,
+            "unknown_field",
+        )
+        .await;
+
+        // Update: the same fields, none required; the answer fits.
+        let changes = openapi::component(&doc, &update);
+        assert_eq!(names_of(changes, "properties"), properties, "{update}");
+        assert!(
+            names_of(changes, "required").is_empty(),
+            "{update}: nothing is required"
+        );
+        let change = json!({"enabled": false});
+        openapi::assert_fits(&doc, "CertificateUpdate", &change);
+        let updated = expect(
+            server
+                .admin(
+                    Method::PUT,
+                    &format!("/v1/apps/{}/certificates/{}", app.id, created["id"]),
+                )
+                .json(&change),
+            200,
+        )
+        .await;
+        openapi::assert_fits(&doc, &view, &updated);
+
+        // Answer: the public fields only; secrets are named in `secret_fields`.
+        let answer = openapi::component(&doc, &view);
+        let public: BTreeSet<String> = accepted
+            .iter()
+            .filter(|f| !secrets.contains(&f.as_str()))
+            .cloned()
+            .collect();
+        let shown = names_of(answer, "properties");
+        for secret in secrets {
+            assert!(!shown.contains(*secret), "{view} shows {secret}");
+        }
+        assert!(shown.is_superset(&public), "{view}: public fields");
+        assert_eq!(
+            names_of(&answer["properties"]["secret_fields"]["items"], "enum"),
+            secrets.iter().map(|s| s.to_string()).collect(),
+            "{view}: secret_fields"
+        );
+    }
 }

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{TestServer, expect, expect_error, valid_certificate, webpush_subscription};
+use common::{Phone, TestServer, expect, expect_error, openapi, valid_certificate, webpush_subscription};
+use herald_server::gateway::protocol::{ClientFrame, ServerFrame};
 use reqwest::Method;
 use serde_json::json;
 
@@ -384,4 +385,304 @@ async fn a_start_refused_for_its_master_key_leaves_no_new_key_file_behind() {
         "the refused start left its generated key at {}",
         new_key.display()
     );
+}
+
+/// Every answer of every operation says what it means, and a JSON answer says its shape: a
+/// generated client documents and types each one.
+#[tokio::test]
+async fn the_openapi_document_describes_every_answer_of_every_operation() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let mut undescribed = Vec::new();
+    let mut answers = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                answers += 1;
+                let at = format!("{} {path} {status}", method.to_uppercase());
+                let response = openapi::resolve(&doc, response);
+                if response["description"]
+                    .as_str()
+                    .is_none_or(|d| d.trim().is_empty())
+                {
+                    undescribed.push(format!("{at}: no description"));
+                }
+                let content = response["content"].as_object();
+                for (media, body) in content.into_iter().flatten() {
+                    if media.contains("json") && body["schema"].is_null() {
+                        undescribed.push(format!("{at}: {media} without a schema"));
+                    }
+                }
+                // Errors are JSON `{code, message}`; answers with a body say which.
+                let bodiless = ["101", "204"].contains(&status.as_str());
+                if !bodiless && content.is_none_or(|c| c.is_empty()) {
+                    undescribed.push(format!("{at}: no content"));
+                }
+                if status.starts_with('4') || status.starts_with('5') {
+                    let schema = &response["content"]["application/json"]["schema"];
+                    if schema["$ref"] != "#/components/schemas/ErrorBody" {
+                        undescribed.push(format!("{at}: not an ErrorBody"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(answers > 100, "only {answers} answers documented");
+    assert!(undescribed.is_empty(), "{undescribed:#?}");
+}
+
+/// Every `$ref` of the document, with where it is.
+fn references(value: &serde_json::Value, at: &str, found: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, member) in map {
+                match (key.as_str(), member) {
+                    ("$ref", serde_json::Value::String(target)) => {
+                        found.push((at.to_string(), target.clone()))
+                    }
+                    _ => references(member, &format!("{at}/{key}"), found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                references(item, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Schemas are named after what they describe, never after the Rust type that carried them
+/// (utoipa names a schema `i64` when a field's type is an alias of it), and every reference
+/// reaches a schema of the document.
+#[tokio::test]
+async fn no_schema_of_the_openapi_document_is_named_after_a_rust_type() {
+    const RUST_NAMES: &[&str] = &[
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "i128",
+        "isize",
+        "u8",
+        "u16",
+        "u32",
+        "u64",
+        "u128",
+        "usize",
+        "f32",
+        "f64",
+        "bool",
+        "char",
+        "str",
+        "String",
+        "Value",
+        "Map",
+        "Object",
+        "Vec",
+        "Option",
+        "Box",
+        "HashMap",
+        "BTreeMap",
+        "TupleUnit",
+        "Millis",
+    ];
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    let misnamed: Vec<&String> = schemas
+        .keys()
+        .filter(|name| {
+            RUST_NAMES.contains(&name.as_str())
+                || name.contains(['<', '>', ':', ' '])
+                || !name.starts_with(|c: char| c.is_ascii_uppercase())
+        })
+        .collect();
+    assert!(
+        misnamed.is_empty(),
+        "schemas named after Rust types: {misnamed:?}"
+    );
+
+    let mut found = Vec::new();
+    references(&doc, "#", &mut found);
+    let dangling: Vec<&(String, String)> = found
+        .iter()
+        .filter(|(_, target)| {
+            target
+                .strip_prefix("#/components/schemas/")
+                .is_none_or(|name| !schemas.contains_key(name))
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:#?}");
+}
+
+/// The `type` of a server frame; a new frame type does not compile until it has a sample in
+/// [`server_frame_samples`].
+fn server_frame_type(frame: &ServerFrame) -> &'static str {
+    match frame {
+        ServerFrame::Sent { .. } => "sent",
+        ServerFrame::Message { .. } => "message",
+        ServerFrame::Synced { .. } => "synced",
+        ServerFrame::Kicked { .. } => "kicked",
+        ServerFrame::Pong => "pong",
+        ServerFrame::Error { .. } => "error",
+    }
+}
+
+/// One frame of each type the server sends (two for `error`: with and without `ref`).
+fn server_frame_samples() -> Vec<ServerFrame> {
+    vec![
+        ServerFrame::Sent {
+            reference: json!("r1"),
+            message_id: "msg_1".into(),
+            seq: 7,
+            pushed: 1,
+            live: 0,
+        },
+        ServerFrame::Message {
+            seq: 8,
+            message: json!({"id": "msg_2", "from": "bob", "to": "alice", "conversation": "c2c:bob",
+                "kind": "text", "content": {"text": "hi"}, "created_at": 1}),
+        },
+        ServerFrame::Synced { seq: 8 },
+        ServerFrame::Kicked {
+            reason: "logged out".into(),
+        },
+        ServerFrame::Pong,
+        ServerFrame::error("invalid_state", "no"),
+        ServerFrame::send_error(None, "wrong_sender", "no"),
+    ]
+}
+
+/// The `type` of a client frame; a new frame type does not compile until it has a sample in
+/// [`CLIENT_FRAME_SAMPLES`].
+fn client_frame_type(frame: &ClientFrame) -> &'static str {
+    match frame {
+        ClientFrame::Send { .. } => "send",
+        ClientFrame::Ack { .. } => "ack",
+        ClientFrame::State { .. } => "state",
+        ClientFrame::Sync { .. } => "sync",
+        ClientFrame::Ping => "ping",
+    }
+}
+
+/// One frame of each type a client sends, as the README shows them.
+const CLIENT_FRAME_SAMPLES: &[&str] = &[
+    r#"{"type":"send","ref":"r1","to":"bob","kind":"text","content":{"text":"hi"}}"#,
+    r#"{"type":"ack","seq":7}"#,
+    r#"{"type":"state","state":"background","unread":3}"#,
+    r#"{"type":"sync","after":5}"#,
+    r#"{"type":"ping"}"#,
+];
+
+/// A value for each required member of a client frame built from the document.
+fn sample_value(name: &str, kind: &str) -> serde_json::Value {
+    match name {
+        "type" => json!(kind),
+        "seq" => json!(1),
+        "state" => json!("foreground"),
+        "kind" => json!("text"),
+        "content" => json!({"text": "hi"}),
+        other => panic!("no sample value for `{other}` of a `{kind}` frame; add one"),
+    }
+}
+
+/// The WebSocket frames are in the document, one schema per frame type behind a `type`
+/// discriminator, linked from `/v1/connect`'s 101 answer: every frame type the code has is
+/// there, every frame the server writes fits, and every client frame built from the document
+/// is one the server reads — also over a real connection.
+#[tokio::test]
+async fn the_openapi_document_describes_every_websocket_frame() {
+    let server = TestServer::start().await;
+    let doc = expect(server.anon(Method::GET, "/openapi.json"), 200).await;
+    let switching = &doc["paths"]["/v1/connect"]["get"]["responses"]["101"];
+    assert_eq!(
+        switching["x-websocket-frames"]["client"]["$ref"],
+        "#/components/schemas/ClientFrame"
+    );
+    assert_eq!(
+        switching["x-websocket-frames"]["server"]["$ref"],
+        "#/components/schemas/ServerFrame"
+    );
+    let description = switching["description"].as_str().expect("description");
+    assert!(
+        description.contains("ClientFrame") && description.contains("ServerFrame"),
+        "{description}"
+    );
+
+    let mapping = |union: &str| -> std::collections::BTreeMap<String, String> {
+        let schema = openapi::component(&doc, union);
+        assert_eq!(schema["discriminator"]["propertyName"], "type", "{union}");
+        let mapping = schema["discriminator"]["mapping"].as_object().expect("mapping");
+        assert_eq!(
+            mapping.len(),
+            schema["oneOf"].as_array().map_or(0, Vec::len),
+            "{union}"
+        );
+        mapping
+            .iter()
+            .map(|(kind, target)| (kind.clone(), target.as_str().expect("ref").to_string()))
+            .collect()
+    };
+
+    // Server frames: every type the code has is documented, and each sample fits.
+    let server_types = mapping("ServerFrame");
+    let samples = server_frame_samples();
+    let sampled: std::collections::BTreeSet<&str> = samples.iter().map(server_frame_type).collect();
+    assert_eq!(
+        sampled,
+        server_types.keys().map(String::as_str).collect(),
+        "server frame types in the code vs the document"
+    );
+    for frame in &samples {
+        let value: serde_json::Value = serde_json::from_str(&frame.to_text()).expect("json");
+        openapi::assert_fits(&doc, "ServerFrame", &value);
+        let own = server_types[server_frame_type(frame)].trim_start_matches("#/components/schemas/");
+        openapi::assert_fits(&doc, own, &value);
+    }
+
+    // Client frames: the README's samples parse into every type and fit the document; a frame
+    // of each documented type, built from its required members, is one the server reads.
+    let client_types = mapping("ClientFrame");
+    let mut sampled = std::collections::BTreeSet::new();
+    for text in CLIENT_FRAME_SAMPLES {
+        let frame = herald_server::gateway::protocol::parse(text).expect("a client frame");
+        sampled.insert(client_frame_type(&frame));
+        openapi::assert_fits(&doc, "ClientFrame", &serde_json::from_str(text).expect("json"));
+    }
+    assert_eq!(
+        sampled,
+        client_types.keys().map(String::as_str).collect(),
+        "client frame types in the code vs the document"
+    );
+    let mut built = Vec::new();
+    for (kind, target) in &client_types {
+        let schema = openapi::component(&doc, target.trim_start_matches("#/components/schemas/"));
+        let mut frame = serde_json::Map::new();
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().expect("name");
+            frame.insert(name.to_string(), sample_value(name, kind));
+        }
+        let frame = serde_json::Value::Object(frame);
+        openapi::assert_fits(&doc, "ClientFrame", &frame);
+        let parsed = herald_server::gateway::protocol::parse(&frame.to_string())
+            .unwrap_or_else(|e| panic!("{frame} is not read: {e:?}"));
+        assert_eq!(client_frame_type(&parsed), kind);
+        built.push(frame);
+    }
+
+    // Over a real connection, every answer to those frames fits the document.
+    let app = server.create_app("chat").await;
+    let token = server.user_token(&app, "alice").await;
+    let mut phone = Phone::connect(&server, &token, "phone-1", "android").await;
+    let mut answers = 0;
+    for frame in built {
+        phone.send(frame).await;
+        while let Some(answer) = phone.next(std::time::Duration::from_millis(300)).await {
+            openapi::assert_fits(&doc, "ServerFrame", &answer);
+            answers += 1;
+        }
+    }
+    assert!(answers >= 2, "expected at least a pong and an answer to the send");
 }

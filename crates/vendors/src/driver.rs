@@ -42,6 +42,8 @@ pub(crate) struct Profile {
     pub(crate) credential_headers: &'static [&'static str],
     /// The certificate defaults the vendor uses.
     pub(crate) defaults: UsedDefaults,
+    /// The vendor's certificate fields, described (what `check_fields` reads).
+    pub(crate) fields: crate::describe::CertificateFields,
     /// Checks the vendor's certificate fields deeply; returns advice for the operator.
     pub(crate) check_fields: fn(&mut Fields<'_>) -> Result<Vec<String>, Invalid>,
     /// What `VendorApi::sign_locally` signs, if anything.

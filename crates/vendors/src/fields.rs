@@ -113,6 +113,12 @@ impl<'a> Fields<'a> {
         self.map.insert(key.to_string(), value);
     }
 
+    /// The keys read so far (the describe tests compare them with the declared fields).
+    #[cfg(test)]
+    pub(crate) fn read_keys(&self) -> &BTreeSet<String> {
+        &self.read
+    }
+
     /// Refuses keys no rule read.
     pub(crate) fn finish(self) -> Result<(), Invalid> {
         match self.map.keys().find(|k| !self.read.contains(*k)) {

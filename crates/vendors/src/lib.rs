@@ -5,6 +5,7 @@
 
 mod auth;
 mod cert;
+mod describe;
 mod driver;
 mod exchange;
 mod fields;
@@ -26,6 +27,7 @@ mod vivo;
 mod webpush;
 mod xiaomi;
 
+pub use describe::{CertificateField, CertificateFields, FieldShape};
 pub use driver::LocalSigning;
 
 use cert::CertView;
@@ -68,6 +70,13 @@ pub struct CheckedFields {
 /// The write-only fields of a vendor.
 pub fn secret_fields(vendor: Vendor) -> &'static [&'static str] {
     entry(vendor).profile().secret_fields
+}
+
+/// A vendor's certificate fields, described: every key its check reads, with shape, required
+/// flag, fixed values and meaning (the server's OpenAPI document shows them as one schema per
+/// vendor). Which of them are write-only is [`secret_fields`].
+pub fn certificate_fields(vendor: Vendor) -> &'static CertificateFields {
+    &entry(vendor).profile().fields
 }
 
 /// Targets a vendor takes in one request (1 = no batch API).

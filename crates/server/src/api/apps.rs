@@ -31,6 +31,7 @@ pub struct AppCreated {
     /// The app secret (the HTTP Basic password); store it safely.
     pub secret: String,
     /// Creation time, ms since the epoch.
+    #[schema(value_type = i64)]
     pub created_at: Millis,
 }
 
@@ -64,7 +65,7 @@ pub struct AppStats {
 /// Creates an app.
 #[utoipa::path(post, path = "/v1/apps", tag = "admin", security(("admin_token" = [])),
     request_body = CreateApp,
-    responses((status = 201, body = AppCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, description = "The new app with its secret (shown only in this answer and on rotation)", body = AppCreated), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn create_app(
     _: Admin,
     State(state): State<AppState>,
@@ -95,7 +96,7 @@ fn random_app_id() -> String {
 
 /// Lists every app.
 #[utoipa::path(get, path = "/v1/apps", tag = "admin", security(("admin_token" = [])),
-    responses((status = 200, body = Vec<App>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Every app", body = Vec<App>), (status = 401, body = ErrorBody)))]
 pub async fn list_apps(_: Admin, State(state): State<AppState>) -> ApiResult<ApiJson<Vec<App>>> {
     Ok(ApiJson(state.store.list_apps().await?))
 }
@@ -103,7 +104,7 @@ pub async fn list_apps(_: Admin, State(state): State<AppState>) -> ApiResult<Api
 /// Reads one app.
 #[utoipa::path(get, path = "/v1/apps/{app}", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
-    responses((status = 200, body = App), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The app", body = App), (status = 404, body = ErrorBody)))]
 pub async fn get_app(
     _: Admin,
     State(state): State<AppState>,
@@ -115,7 +116,7 @@ pub async fn get_app(
 /// Deletes an app and everything it owns.
 #[utoipa::path(delete, path = "/v1/apps/{app}", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted with its users, groups, devices, certificates and messages"), (status = 404, body = ErrorBody)))]
 pub async fn delete_app(
     _: Admin,
     State(state): State<AppState>,
@@ -131,7 +132,7 @@ pub async fn delete_app(
 /// Replaces the app secret.
 #[utoipa::path(post, path = "/v1/apps/{app}/secret/rotate", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
-    responses((status = 200, body = SecretRotated), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The new secret; the old one and the user tokens signed with it stop working", body = SecretRotated), (status = 404, body = ErrorBody)))]
 pub async fn rotate_secret(
     _: Admin,
     State(state): State<AppState>,
@@ -149,7 +150,7 @@ pub async fn rotate_secret(
 /// Per-vendor counts of certificates, bound devices and delivery outcomes.
 #[utoipa::path(get, path = "/v1/apps/{app}/stats", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
-    responses((status = 200, body = AppStats), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Counts per vendor", body = AppStats), (status = 404, body = ErrorBody)))]
 pub async fn stats(
     _: Admin,
     State(state): State<AppState>,

@@ -3,6 +3,7 @@
 //! it; `null` removes an optional field) and checks the result as a whole. Both, and delete,
 //! are the engine's (`herald_engine::CertificateChanges`): these handlers only translate.
 
+use super::certificate_schemas::{CertificateRequest, CertificateUpdate};
 use super::views::CertificateView;
 use crate::auth::Admin;
 use crate::error::{ApiResult, ErrorBody};
@@ -10,40 +11,15 @@ use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use herald_core::{CertificateDefaults, ClickAction, Vendor};
-use serde::Deserialize;
 use serde_json::{Map, Value};
-use utoipa::ToSchema;
-
-/// Body of certificate create/update (documentation shape; the vendor fields are listed in the
-/// README and checked per vendor).
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct CertificateRequest {
-    /// `apns fcm huawei honor xiaomi oppo vivo meizu webpush` (required on create).
-    vendor: Option<Vendor>,
-    /// Unique name in the app: letters, digits, `_ . @ -`.
-    name: Option<String>,
-    /// Default true.
-    enabled: Option<bool>,
-    /// Default `{"type":"open_app"}`.
-    click_action: Option<ClickAction>,
-    /// Vendor option defaults.
-    defaults: Option<CertificateDefaults>,
-    /// Endpoint override (http or https URL).
-    base_url: Option<String>,
-    /// Vendor fields, e.g. `bundle_id`, `team_id`, `key_id`, `private_key` for APNs.
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    vendor_fields: Map<String, Value>,
-}
 
 /// Adds a certificate to an app.
 #[utoipa::path(post, path = "/v1/apps/{app}/certificates", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
     request_body = CertificateRequest,
-    responses((status = 201, body = CertificateView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, description = "The certificate as stored (secrets named, never shown), with `warnings` about its configuration", body = CertificateView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The app has a certificate of that name (`certificate_taken`)", body = ErrorBody)))]
 pub async fn create_certificate(
     _: Admin,
     State(state): State<AppState>,
@@ -60,7 +36,7 @@ pub async fn create_certificate(
 /// Lists an app's certificates.
 #[utoipa::path(get, path = "/v1/apps/{app}/certificates", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
-    responses((status = 200, body = Vec<CertificateView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The app's certificates (secrets named, never shown)", body = Vec<CertificateView>), (status = 404, body = ErrorBody)))]
 pub async fn list_certificates(
     _: Admin,
     State(state): State<AppState>,
@@ -79,7 +55,8 @@ pub async fn list_certificates(
 /// Reads a certificate (secret values are never returned).
 #[utoipa::path(get, path = "/v1/apps/{app}/certificates/{id}", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id"), ("id" = i64, Path, description = "Certificate id")),
-    responses((status = 200, body = CertificateView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The certificate (secrets named, never shown) with its `health`", body = CertificateView),
+        (status = 404, body = ErrorBody)))]
 pub async fn get_certificate(
     _: Admin,
     State(state): State<AppState>,
@@ -96,9 +73,10 @@ pub async fn get_certificate(
 /// `null` removes an optional field. Takes effect immediately.
 #[utoipa::path(put, path = "/v1/apps/{app}/certificates/{id}", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id"), ("id" = i64, Path, description = "Certificate id")),
-    request_body = CertificateRequest,
-    responses((status = 200, body = CertificateView), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    request_body = CertificateUpdate,
+    responses((status = 200, description = "The changed certificate, with `warnings` about its configuration", body = CertificateView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "The app has another certificate of that name (`certificate_taken`)", body = ErrorBody)))]
 pub async fn update_certificate(
     _: Admin,
     State(state): State<AppState>,
@@ -113,7 +91,7 @@ pub async fn update_certificate(
 /// Deletes a certificate; devices bound through it lose their token binding.
 #[utoipa::path(delete, path = "/v1/apps/{app}/certificates/{id}", tag = "admin", security(("admin_token" = [])),
     params(("app" = String, Path, description = "App id"), ("id" = i64, Path, description = "Certificate id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted; the devices bound through it lost their token"), (status = 404, body = ErrorBody)))]
 pub async fn delete_certificate(
     _: Admin,
     State(state): State<AppState>,

@@ -79,7 +79,7 @@ async fn checked_members(
 #[utoipa::path(post, path = "/v1/apps/{app}/groups", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id")),
     request_body = CreateGroup,
-    responses((status = 201, body = Group), (status = 400, body = ErrorBody),
+    responses((status = 201, description = "The new group with its members", body = Group), (status = 400, body = ErrorBody),
         (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody),
         (status = 409, description = "The group id is taken (`group_taken`)", body = ErrorBody)))]
 pub async fn create_group(
@@ -113,7 +113,7 @@ pub async fn create_group(
 /// Reads a group with its members.
 #[utoipa::path(get, path = "/v1/apps/{app}/groups/{group}", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("group" = String, Path, description = "Group id")),
-    responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The group with its members", body = Group), (status = 404, body = ErrorBody)))]
 pub async fn get_group(
     access: AppAccess,
     State(state): State<AppState>,
@@ -126,7 +126,7 @@ pub async fn get_group(
 /// Deletes a group.
 #[utoipa::path(delete, path = "/v1/apps/{app}/groups/{group}", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("group" = String, Path, description = "Group id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete_group(
     access: AppAccess,
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ pub async fn delete_group(
 #[utoipa::path(post, path = "/v1/apps/{app}/groups/{group}/members", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("group" = String, Path, description = "Group id")),
     request_body = AddMembers,
-    responses((status = 200, body = Group), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The group with its members", body = Group), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn add_members(
     access: AppAccess,
     State(state): State<AppState>,
@@ -160,7 +160,7 @@ pub async fn add_members(
 #[utoipa::path(delete, path = "/v1/apps/{app}/groups/{group}/members/{user}", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("group" = String, Path, description = "Group id"),
         ("user" = String, Path, description = "User id")),
-    responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The group with its remaining members", body = Group), (status = 404, body = ErrorBody)))]
 pub async fn remove_member(
     access: AppAccess,
     State(state): State<AppState>,

@@ -68,7 +68,7 @@ fn view(state: &AppState, device: Device) -> DeviceView {
 #[utoipa::path(put, path = "/v1/me/devices/{device}/push-token", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id chosen by the app")),
     request_body = BindToken,
-    responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The device with its binding (token masked)", body = DeviceView), (status = 400, body = ErrorBody),
         (status = 404, description = "No such certificate (`certificate_not_found`)", body = ErrorBody)))]
 pub async fn bind_push_token(
     me: UserSession,
@@ -89,7 +89,7 @@ pub async fn bind_push_token(
 /// Forgets the device's push token.
 #[utoipa::path(delete, path = "/v1/me/devices/{device}/push-token", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
-    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The device, without a binding", body = DeviceView), (status = 404, body = ErrorBody)))]
 pub async fn unbind_push_token(
     me: UserSession,
     State(state): State<AppState>,
@@ -103,7 +103,7 @@ pub async fn unbind_push_token(
 #[utoipa::path(post, path = "/v1/me/devices/{device}/background", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
     request_body = Option<Background>,
-    responses((status = 200, body = DeviceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, description = "The device, in the background", body = DeviceView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "The device logged out or was kicked (`session_ended`): bind its token or connect first", body = ErrorBody)))]
 pub async fn background(
     me: UserSession,
@@ -118,7 +118,7 @@ pub async fn background(
 /// The app came to the foreground: no pushes while it stays there; the badge is cleared.
 #[utoipa::path(post, path = "/v1/me/devices/{device}/foreground", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
-    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody),
+    responses((status = 200, description = "The device, in the foreground", body = DeviceView), (status = 404, body = ErrorBody),
         (status = 409, description = "The device logged out or was kicked (`session_ended`): bind its token or connect first", body = ErrorBody)))]
 pub async fn foreground(
     me: UserSession,
@@ -133,7 +133,7 @@ pub async fn foreground(
 #[utoipa::path(post, path = "/v1/me/devices/{device}/logout", tag = "client", security(("user_token" = [])),
     params(("device" = String, Path, description = "Device id")),
     request_body = Option<Logout>,
-    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The device, logged out", body = DeviceView), (status = 404, body = ErrorBody)))]
 pub async fn logout(
     me: UserSession,
     State(state): State<AppState>,
@@ -146,7 +146,7 @@ pub async fn logout(
 
 /// The caller's own devices.
 #[utoipa::path(get, path = "/v1/me/devices", tag = "client", security(("user_token" = [])),
-    responses((status = 200, body = Vec<DeviceView>)))]
+    responses((status = 200, description = "The caller's devices (tokens masked)", body = Vec<DeviceView>)))]
 pub async fn list_my_devices(
     me: UserSession,
     State(state): State<AppState>,
@@ -157,7 +157,7 @@ pub async fn list_my_devices(
 
 /// Reads the caller's push settings.
 #[utoipa::path(get, path = "/v1/me/push-settings", tag = "client", security(("user_token" = [])),
-    responses((status = 200, body = PushSettings), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The caller's push settings", body = PushSettings), (status = 401, body = ErrorBody)))]
 pub async fn get_push_settings(
     me: UserSession,
     State(state): State<AppState>,
@@ -168,7 +168,7 @@ pub async fn get_push_settings(
 /// Replaces the caller's push settings.
 #[utoipa::path(put, path = "/v1/me/push-settings", tag = "client", security(("user_token" = [])),
     request_body = PushSettings,
-    responses((status = 200, body = PushSettings), (status = 400, body = ErrorBody)))]
+    responses((status = 200, description = "The settings as stored", body = PushSettings), (status = 400, body = ErrorBody)))]
 pub async fn put_push_settings(
     me: UserSession,
     State(state): State<AppState>,

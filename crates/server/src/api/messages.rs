@@ -105,7 +105,7 @@ pub(crate) fn send_error(error: SendError) -> ApiError {
 #[utoipa::path(post, path = "/v1/apps/{app}/messages", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id")),
     request_body = SendMessage,
-    responses((status = 201, body = Sent), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 201, description = "Accepted: the message id and how many recipient devices got it live, by push, or neither", body = Sent), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 pub async fn send_message(
     access: AppAccess,
@@ -170,7 +170,7 @@ pub async fn send_batch(
 /// Sends a message as the token's user (the phone app).
 #[utoipa::path(post, path = "/v1/me/messages", tag = "client", security(("user_token" = [])),
     request_body = SendMessage,
-    responses((status = 201, body = Sent), (status = 400, body = ErrorBody),
+    responses((status = 201, description = "Accepted: the message id and how many recipient devices got it live, by push, or neither", body = Sent), (status = 400, body = ErrorBody),
         (status = 403, description = "The sender is not a member of the group (`not_a_member`)", body = ErrorBody),
         (status = 404, description = "No such recipient (`user_not_found`, `group_not_found`)", body = ErrorBody)))]
 pub async fn send_my_message(
@@ -187,7 +187,7 @@ pub async fn send_my_message(
 /// and final state.
 #[utoipa::path(get, path = "/v1/apps/{app}/messages/{id}/deliveries", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("id" = String, Path, description = "Message id")),
-    responses((status = 200, body = Deliveries), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The message's delivery records", body = Deliveries), (status = 404, body = ErrorBody)))]
 pub async fn message_deliveries(
     access: AppAccess,
     State(state): State<AppState>,
@@ -217,7 +217,7 @@ pub struct Limit {
     security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id"),
         ("device" = String, Path, description = "Device id"), Limit),
-    responses((status = 200, body = Vec<DeliveryRecord>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The device's latest delivery records, newest first", body = Vec<DeliveryRecord>), (status = 404, body = ErrorBody)))]
 pub async fn device_deliveries(
     access: AppAccess,
     State(state): State<AppState>,

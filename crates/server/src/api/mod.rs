@@ -2,6 +2,7 @@
 //! the rules they enforce live in `herald-core` and `herald-vendors`.
 
 pub mod apps;
+pub mod certificate_schemas;
 pub mod certificates;
 pub mod groups;
 pub mod me;
@@ -22,6 +23,7 @@ use utoipa_axum::routes;
 #[openapi(
     info(title = "Herald", description = "Self-hosted chat server with offline push through every phone vendor."),
     modifiers(&SecuritySchemes),
+    components(schemas(herald_engine::protocol::ClientFrame, herald_engine::protocol::ServerFrame)),
     tags(
         (name = "admin", description = "Operator: apps, certificates, stats (admin token)"),
         (name = "server", description = "App backend: users, tokens, groups, devices (HTTP Basic app id + secret)"),
@@ -51,7 +53,8 @@ impl utoipa::Modify for SecuritySchemes {
 /// app credentials are (they may name another app than the path), 400 where a parameter or
 /// body is read, 404 where the path names something, 408 and 413 where a body is read, and 415
 /// where a JSON body is required (the same [`ErrorBody`](crate::error::ErrorBody) as every
-/// error). A route's own description of a status is kept.
+/// error). A route's own description of a status is kept; where a route lists one of these
+/// statuses without a description, it gets the common one.
 pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
     let error = |description: &str| -> RefOr<utoipa::openapi::Response> {
@@ -122,12 +125,18 @@ pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             for (status, description, applies) in &common {
-                if applies(operation) {
-                    operation
-                        .responses
-                        .responses
-                        .entry((*status).to_string())
-                        .or_insert_with(|| error(description));
+                let applies = applies(operation);
+                let responses = &mut operation.responses.responses;
+                match responses.get_mut(*status) {
+                    // A route that lists the status without saying why gets the common words.
+                    Some(RefOr::T(response)) if response.description.trim().is_empty() => {
+                        response.description = (*description).to_string();
+                    }
+                    Some(_) => {}
+                    None if applies => {
+                        responses.insert((*status).to_string(), error(description));
+                    }
+                    None => {}
                 }
             }
         }

@@ -17,7 +17,7 @@ pub struct Health {
 }
 
 /// Liveness: the process serves HTTP.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process serves HTTP", body = Health)))]
 pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
@@ -26,7 +26,8 @@ pub async fn healthz() -> Json<Health> {
 /// connected). A node that is not ready answers 503 `not_ready` naming which is missing, so a
 /// load balancer takes it out of rotation until it is back.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
+    responses((status = 200, description = "Ready to serve", body = Health),
+        (status = 503, description = "Not ready (`not_ready`); the message names what is missing", body = ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     if let Err(error) = state.store.admin_token_hash().await {
         return Err(not_ready("the store", &error));

@@ -78,7 +78,7 @@ fn step(steps: &mut Vec<Step>, name: String, ok: bool, detail: impl Into<String>
 #[utoipa::path(post, path = "/v1/apps/{app}/push-test", tag = "server", security(("app_secret" = []), ("admin_token" = [])),
     params(("app" = String, Path, description = "App id")),
     request_body = PushTest,
-    responses((status = 200, body = PushTestReport), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "Each step checked, and the test push's request and outcome", body = PushTestReport), (status = 404, body = ErrorBody)))]
 pub async fn push_test(
     access: AppAccess,
     State(state): State<AppState>,

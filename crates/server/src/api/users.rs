@@ -47,6 +47,7 @@ pub struct UserToken {
     /// Send as `Authorization: Bearer <token>` (or `?token=` on the WebSocket).
     pub token: String,
     /// Expiry, ms since the epoch.
+    #[schema(value_type = i64)]
     pub expires_at: Millis,
 }
 
@@ -81,7 +82,7 @@ fn check_profile(body: &PutUser) -> Result<(), Invalid> {
     params(("app" = String, Path, description = "App id"),
         ("user" = String, Path, description = "User id: letters, digits, `_ . @ -`", min_length = 1, max_length = 128)),
     request_body = Option<PutUser>,
-    responses((status = 200, body = User), (status = 201, body = User), (status = 400, body = ErrorBody),
+    responses((status = 200, description = "The user, updated", body = User), (status = 201, description = "The user, created", body = User), (status = 400, body = ErrorBody),
         (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody)))]
 pub async fn put_user(
     access: AppAccess,
@@ -108,7 +109,7 @@ pub async fn put_user(
 /// Reads a user's profile.
 #[utoipa::path(get, path = "/v1/apps/{app}/users/{user}", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id")),
-    responses((status = 200, body = User), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The user's profile", body = User), (status = 404, body = ErrorBody)))]
 pub async fn get_user(
     access: AppAccess,
     State(state): State<AppState>,
@@ -123,7 +124,7 @@ pub async fn get_user(
     params(("app" = String, Path, description = "App id"),
         ("user" = String, Path, description = "User id: letters, digits, `_ . @ -`", min_length = 1, max_length = 128)),
     request_body = Option<MintToken>,
-    responses((status = 201, body = UserToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+    responses((status = 201, description = "A user token and when it expires", body = UserToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, description = "No such app (`app_not_found`, admin token only)", body = ErrorBody)))]
 pub async fn mint_token(
     access: AppAccess,
@@ -160,7 +161,7 @@ pub async fn mint_token(
 /// Lists a user's devices with session state, certificate, masked token and badge.
 #[utoipa::path(get, path = "/v1/apps/{app}/users/{user}/devices", tag = "server", security(("app_secret" = [])),
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id")),
-    responses((status = 200, body = Vec<DeviceView>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The user's devices (tokens masked)", body = Vec<DeviceView>), (status = 404, body = ErrorBody)))]
 pub async fn list_devices(
     access: AppAccess,
     State(state): State<AppState>,
@@ -187,7 +188,7 @@ pub async fn list_devices(
     params(("app" = String, Path, description = "App id"), ("user" = String, Path, description = "User id"),
         ("device" = String, Path, description = "Device id")),
     request_body = Option<Kick>,
-    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The device, its session ended", body = DeviceView), (status = 404, body = ErrorBody)))]
 pub async fn kick_device(
     access: AppAccess,
     State(state): State<AppState>,

@@ -8,13 +8,25 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 /// A certificate as the API shows it: common fields, the vendor's public fields inline, and the
-/// names of the secret fields that are set (never their values).
-#[derive(Debug, Serialize, ToSchema)]
+/// names of the secret fields that are set (never their values). Its OpenAPI schema is one per
+/// vendor (`super::certificate_schemas`).
+#[derive(Debug, Serialize)]
 pub struct CertificateView {
+    /// What every certificate has.
+    #[serde(flatten)]
+    pub common: CertificateCommonView,
+    /// The vendor's public fields (`bundle_id`, `app_id`, `package_name`…).
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
+}
+
+/// The fields of a certificate answer that do not depend on its vendor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateCommonView {
     /// Numeric id (route pushes by id or by name).
     pub id: i64,
     /// Owning app (Herald's app id). Named `app` so that it never clashes with the vendor's own
-    /// `app_id` (Huawei, Honor, vivo, Meizu), which is among the vendor fields below.
+    /// `app_id` (Huawei, Honor, vivo, Meizu), which is among the vendor fields.
     pub app: String,
     /// Vendor id.
     pub vendor: Vendor,
@@ -35,45 +47,43 @@ pub struct CertificateView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Creation time, ms since the epoch.
+    #[schema(value_type = i64)]
     pub created_at: Millis,
     /// Last change, ms since the epoch.
+    #[schema(value_type = i64)]
     pub updated_at: Millis,
     /// Whether its vendor answers, as this node sees it (reading one certificate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health: Option<CertificateHealthView>,
-    /// The vendor's public fields (`bundle_id`, `app_id`, `package_name`…).
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub fields: Map<String, Value>,
 }
 
 impl CertificateView {
     /// The view of a stored certificate, with warnings from the last check.
     pub fn new(cert: Certificate, warnings: Vec<String>) -> Self {
         Self {
-            id: cert.id,
-            app: cert.app_id,
-            vendor: cert.vendor,
-            name: cert.name,
-            enabled: cert.enabled,
-            click_action: cert.click_action,
-            defaults: cert.defaults,
-            base_url: cert.base_url,
-            secret_fields: cert.secret_fields,
-            warnings,
-            created_at: cert.created_at,
-            updated_at: cert.updated_at,
-            health: None,
+            common: CertificateCommonView {
+                id: cert.id,
+                app: cert.app_id,
+                vendor: cert.vendor,
+                name: cert.name,
+                enabled: cert.enabled,
+                click_action: cert.click_action,
+                defaults: cert.defaults,
+                base_url: cert.base_url,
+                secret_fields: cert.secret_fields,
+                warnings,
+                created_at: cert.created_at,
+                updated_at: cert.updated_at,
+                health: None,
+            },
             fields: cert.fields,
         }
     }
 
     /// The view with the certificate's health.
-    pub fn with_health(self, health: herald_engine::CertificateHealth) -> Self {
-        Self {
-            health: Some(health.into()),
-            ..self
-        }
+    pub fn with_health(mut self, health: herald_engine::CertificateHealth) -> Self {
+        self.common.health = Some(health.into());
+        self
     }
 }
 
@@ -85,6 +95,7 @@ pub struct CertificateHealthView {
     #[schema(example = "working")]
     pub state: String,
     /// Since when, ms since the epoch (this node's start while nothing changed).
+    #[schema(value_type = i64)]
     pub since: Millis,
     /// Why the last failed request failed, if one did.
     pub last_error: Option<String>,
@@ -124,6 +135,7 @@ pub struct DeviceView {
     /// Whether a live connection is open on this node.
     pub connected: bool,
     /// Last change, ms since the epoch.
+    #[schema(value_type = i64)]
     pub updated_at: Millis,
 }
 

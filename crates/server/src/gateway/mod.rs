@@ -4,6 +4,7 @@
 //! messages and syncs what it missed. A second login of the device replaces the first; a kick
 //! closes the socket with a reason.
 
+pub mod frames;
 pub mod protocol;
 mod session;
 
@@ -34,11 +35,15 @@ pub struct ConnectQuery {
     pub token: Option<String>,
 }
 
-/// Opens a device's live session (WebSocket). Frames are JSON text; see the README for the
-/// protocol.
+/// Opens a device's live session (WebSocket). Frames are JSON text objects tagged by `type`:
+/// the client sends `ClientFrame`s (`send`, `ack`, `state`, `sync`, `ping`), the server sends
+/// `ServerFrame`s (`sent`, `message`, `synced`, `kicked`, `pong`, `error`); both are schemas of
+/// this document (`#/components/schemas/ClientFrame`, `#/components/schemas/ServerFrame`).
 #[utoipa::path(get, path = "/v1/connect", tag = "client", security(("user_token" = [])),
     params(ConnectQuery),
-    responses((status = 101, description = "Switching to the WebSocket protocol"),
+    responses((status = 101, description = "Switching to the WebSocket protocol. Frames are JSON \
+        text: the client sends [`ClientFrame`](#/components/schemas/ClientFrame)s, the server \
+        [`ServerFrame`](#/components/schemas/ServerFrame)s (also linked by `x-websocket-frames`)."),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn connect(
     me: UserSession,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod openapi;
+
 use herald_server::{Config, prepare};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::{Value, json};

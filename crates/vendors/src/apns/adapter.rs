@@ -26,6 +26,7 @@ impl VendorApi for ApnsConfig {
         platforms: &[Platform::Ios],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             // The category is the app's action-button set: any name.

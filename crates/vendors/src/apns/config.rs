@@ -1,12 +1,55 @@
 //! APNs certificate fields: bundle id, environment and one of the two auth methods.
 
 use super::certificate::{ApnsIdentity, open_p12};
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_one_of, check_package_name};
 use herald_core::{AdapterError, ClickAction, Invalid};
 use p256::pkcs8::DecodePrivateKey;
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["private_key", "certificate", "certificate_password"];
+
+/// APNs environments: where tokens of development builds work (`sandbox`) or of App Store,
+/// TestFlight and ad-hoc builds (`production`).
+pub(crate) const ENVIRONMENTS: &[&str] = &["production", "sandbox"];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::text(
+            "bundle_id",
+            "The app's bundle id (the `apns-topic`), e.g. `com.example.chat`.",
+        )
+        .required(),
+        Field::one_of(
+            "environment",
+            ENVIRONMENTS,
+            "`production` (App Store, TestFlight, ad-hoc builds) or `sandbox` (development builds).",
+        )
+        .default("production"),
+        Field::text(
+            "team_id",
+            "Token auth: the 10-character Team ID of the Apple developer account.",
+        ),
+        Field::text(
+            "key_id",
+            "Token auth: the 10-character Key ID of the APNs auth key.",
+        ),
+        Field::text(
+            "private_key",
+            "Token auth: the contents of the .p8 file (PEM `BEGIN PRIVATE KEY`, an EC P-256 key).",
+        ),
+        Field::text(
+            "certificate",
+            "Certificate auth (instead of token auth): the .p12 file, base64-encoded.",
+        ),
+        Field::text(
+            "certificate_password",
+            "Certificate auth: the .p12 file's password (none when left out).",
+        ),
+    ],
+    credentials: &[&["team_id", "key_id", "private_key"], &["certificate"]],
+};
 
 /// Reads and checks APNs fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
@@ -15,7 +58,7 @@ pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
     let environment = f
         .optional_str("environment")?
         .unwrap_or_else(|| "production".into());
-    check_one_of("environment", &environment, &["production", "sandbox"])?;
+    check_one_of("environment", &environment, ENVIRONMENTS)?;
     f.set("environment", environment.into());
 
     let team_id = f.optional_str("team_id")?;

@@ -24,6 +24,7 @@ impl VendorApi for FcmConfig {
         platforms: &[Platform::Android, Platform::Ios, Platform::Web],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             channel_id: true,

@@ -1,6 +1,7 @@
 //! FCM certificate fields: the service-account JSON (secret) and the project id; the legacy
 //! server key is still accepted so old configurations load, but flagged.
 
+use crate::describe::{CertificateField as Field, CertificateFields, FieldShape};
 use crate::fields::{Fields, check_http_url};
 use herald_core::Invalid;
 use rsa::pkcs8::DecodePrivateKey;
@@ -8,6 +9,36 @@ use serde_json::Value;
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["service_account", "server_key"];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field {
+            name: "service_account",
+            shape: FieldShape::Object {
+                required: &["private_key", "client_email", "token_uri"],
+            },
+            required: false,
+            default: None,
+            description: "The JSON key file of a service account of the Firebase project, as an \
+                          object or its text.",
+        },
+        Field::text(
+            "project_id",
+            "The Firebase project id; defaults to the service account's `project_id`.",
+        ),
+        Field::text(
+            "server_key",
+            "Deprecated: the legacy HTTP API's server key (Google shut that API down in 2024; \
+             accepted with a warning so old configurations load).",
+        ),
+        Field::text(
+            "sender_id",
+            "Deprecated: the legacy sender id, needed with `server_key`.",
+        ),
+    ],
+    credentials: &[&["service_account"], &["server_key", "sender_id"]],
+};
 
 /// Reads and checks FCM fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {

@@ -22,6 +22,7 @@ impl VendorApi for HonorConfig {
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             importance: Some(IMPORTANCE),

@@ -1,11 +1,31 @@
 //! Honor certificate fields: app id, the OAuth client id and secret (distinct from the app
 //! secret in Honor's console), and the package.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_package_name};
 use herald_core::Invalid;
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["client_secret"];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::digits("app_id", "The app's App ID in the Honor developer console.").required(),
+        Field::text("client_id", "The OAuth Client ID of the app (not the App ID).").required(),
+        Field::text(
+            "client_secret",
+            "The OAuth Client Secret of the app (distinct from its App Secret).",
+        )
+        .required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
+    ],
+    credentials: &[],
+};
 
 /// Reads and checks Honor fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {

@@ -21,6 +21,7 @@ impl VendorApi for HuaweiConfig {
         platforms: &[Platform::Android, Platform::Harmony],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             channel_id: true,

@@ -1,6 +1,7 @@
 //! Huawei certificate fields: the AppGallery app id and secret (the OAuth client), the package,
 //! and the classification defaults that put chat on the IM lane.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_one_of, check_package_name};
 use crate::rules::IMPORTANCE;
 use herald_core::{Invalid, certificate::ClickAction};
@@ -24,6 +25,38 @@ pub(crate) const CATEGORIES: &[&str] = &[
     "PLAY_VOICE",
     "MARKETING",
 ];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::digits(
+            "app_id",
+            "The app's App ID in AppGallery Connect (also the OAuth client id).",
+        )
+        .required(),
+        Field::text(
+            "app_secret",
+            "The app's App Secret in AppGallery Connect (the OAuth client secret).",
+        )
+        .required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
+        Field::text(
+            "badge_class",
+            "The launcher activity class, for the icon badge, e.g. `com.example.chat.MainActivity`.",
+        ),
+        Field::one_of(
+            "category",
+            CATEGORIES,
+            "The message category self-classification (`IM` for chat).",
+        ),
+        Field::one_of("importance", IMPORTANCE, "Notification importance."),
+    ],
+    credentials: &[],
+};
 
 /// Reads and checks Huawei fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {

@@ -21,6 +21,7 @@ impl VendorApi for MeizuConfig {
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &[],
         defaults: UsedDefaults {
             notice_msg_type: Some(config::check_notice_type),

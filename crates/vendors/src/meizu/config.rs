@@ -1,14 +1,41 @@
 //! Meizu certificate fields: app id, AppSecret (the signing key), package and message type.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_package_name};
 use herald_core::{Invalid, certificate::ClickAction};
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
 
+/// Meizu notice message types: 0 public, 1 private (chat).
+pub(crate) const NOTICE_MSG_TYPES: &[u8] = &[0, 1];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::digits("app_id", "The app's numeric App ID in the Meizu push console.").required(),
+        Field::text(
+            "app_secret",
+            "The app's AppSecret (the key every request is signed with).",
+        )
+        .required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
+        Field::number(
+            "notice_msg_type",
+            NOTICE_MSG_TYPES,
+            "0 public, 1 private (chat) message.",
+        ),
+    ],
+    credentials: &[],
+};
+
 /// Meizu notice type 0 (public) or 1 (private, for chat).
 pub(crate) fn check_notice_type(field: &str, kind: u8) -> Result<(), Invalid> {
-    if kind <= 1 {
+    if NOTICE_MSG_TYPES.contains(&kind) {
         Ok(())
     } else {
         Err(Invalid::field(

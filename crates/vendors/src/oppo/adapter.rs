@@ -23,6 +23,7 @@ impl VendorApi for OppoConfig {
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &[],
         defaults: UsedDefaults {
             channel_id: true,

@@ -1,6 +1,7 @@
 //! OPPO certificate fields: AppKey and MasterSecret (not the AppSecret), the private channel,
 //! category and notify level.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_one_of};
 use herald_core::{Invalid, certificate::ClickAction};
 
@@ -21,9 +22,32 @@ pub(crate) const CATEGORIES: &[&str] = &[
     "SOCIAL",
 ];
 
+/// OPPO notify levels: 1 shade, 2 shade + lock screen, 16 banner (needs approval).
+pub(crate) const NOTIFY_LEVELS: &[u8] = &[1, 2, 16];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::text("app_key", "The app's AppKey in the OPPO push console.").required(),
+        Field::text("master_secret", "The app's MasterSecret (not its AppSecret).").required(),
+        Field::text(
+            "channel_id",
+            "The approved private (communication & service) channel; without it OPPO limits \
+             pushes to a small daily quota.",
+        ),
+        Field::one_of("category", CATEGORIES, "The message category (`IM` for chat)."),
+        Field::number(
+            "notify_level",
+            NOTIFY_LEVELS,
+            "1 shade, 2 shade + lock screen, 16 banner (needs OPPO's approval).",
+        ),
+    ],
+    credentials: &[],
+};
+
 /// OPPO notify level: 1 shade, 2 shade + lock screen, 16 banner (needs approval).
 pub(crate) fn check_notify_level(field: &str, level: u8) -> Result<(), Invalid> {
-    if matches!(level, 1 | 2 | 16) {
+    if NOTIFY_LEVELS.contains(&level) {
         Ok(())
     } else {
         Err(Invalid::field(field, "OPPO notify_level must be 1, 2 or 16"))

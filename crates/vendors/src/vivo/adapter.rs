@@ -24,6 +24,7 @@ impl VendorApi for VivoConfig {
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authtoken"],
         defaults: UsedDefaults {
             category: Some(Categories::OneOf(config::CATEGORIES)),

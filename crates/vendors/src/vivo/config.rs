@@ -1,6 +1,7 @@
 //! vivo certificate fields: numeric app id, AppKey, AppSecret, and the classification/category
 //! that put chat on the system-message lane.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_one_of};
 use herald_core::{Invalid, certificate::ClickAction};
 
@@ -30,6 +31,29 @@ pub(crate) const CATEGORIES: &[&str] = &[
     "SOCIAL",
 ];
 
+/// vivo classifications: 0 operational, 1 system (chat).
+pub(crate) const CLASSIFICATIONS: &[u8] = &[0, 1];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::digits("app_id", "The app's numeric App ID in the vivo push console.").required(),
+        Field::text("app_key", "The app's AppKey.").required(),
+        Field::text("app_secret", "The app's AppSecret.").required(),
+        Field::number(
+            "classification",
+            CLASSIFICATIONS,
+            "0 operational, 1 system message (chat); must match `category`.",
+        ),
+        Field::one_of(
+            "category",
+            CATEGORIES,
+            "The message category (`IM` for chat); system categories go with classification 1.",
+        ),
+    ],
+    credentials: &[],
+};
+
 /// vivo classification 0 (operational) or 1 (system), consistent with the category
 /// (vivo answers 10097 otherwise).
 pub(crate) fn check_classification(
@@ -39,7 +63,7 @@ pub(crate) fn check_classification(
 ) -> Result<(), Invalid> {
     match classification {
         None => Ok(()),
-        Some(c @ (0 | 1)) => match category {
+        Some(c) if CLASSIFICATIONS.contains(&c) => match category {
             Some(cat) if (c == 1) != SYSTEM_CATEGORIES.contains(&cat) => Err(Invalid::new(
                 "category",
                 "inconsistent_classification",

@@ -73,6 +73,7 @@ impl VendorApi for WebpushApi {
         platforms: &[Platform::Web],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authorization"],
         defaults: UsedDefaults::COMMON,
         local_signing: Some(LocalSigning {

@@ -1,6 +1,7 @@
 //! Web Push certificate fields: the VAPID key pair (the private half secret) and the contact
 //! subject that push services require.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::Fields;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,6 +10,30 @@ use p256::pkcs8::EncodePrivateKey;
 
 /// Fields that are write-only and sealed at rest.
 pub(crate) const SECRET_FIELDS: &[&str] = &["vapid_private_key"];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::text(
+            "vapid_public_key",
+            "The VAPID public key (the application server key the page subscribes with): the \
+             65-byte uncompressed P-256 point, base64url.",
+        )
+        .required(),
+        Field::text(
+            "vapid_private_key",
+            "The VAPID private key: the 32-byte P-256 scalar, base64url; the other half of \
+             `vapid_public_key`.",
+        )
+        .required(),
+        Field::text(
+            "subject",
+            "A contact for push services: a `mailto:` address or an `https://` URL.",
+        )
+        .required(),
+    ],
+    credentials: &[],
+};
 
 /// Reads and checks Web Push fields: the two keys must be the two halves of one P-256 pair.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {

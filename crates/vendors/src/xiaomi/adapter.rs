@@ -23,6 +23,7 @@ impl VendorApi for XiaomiConfig {
         platforms: &[Platform::Android],
         secret_fields: config::SECRET_FIELDS,
         check_fields: config::check,
+        fields: config::FIELDS,
         credential_headers: &["authorization"],
         defaults: UsedDefaults {
             channel_id: true,

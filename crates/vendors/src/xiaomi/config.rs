@@ -1,6 +1,7 @@
 //! Xiaomi certificate fields: the AppSecret, package, the private-message channel and the
 //! region whose host serves the app's devices.
 
+use crate::describe::{CertificateField as Field, CertificateFields};
 use crate::fields::{Fields, check_one_of, check_package_name};
 use herald_core::Invalid;
 
@@ -9,6 +10,25 @@ pub(crate) const SECRET_FIELDS: &[&str] = &["app_secret"];
 
 /// Regions with their own MiPush host.
 pub(crate) const REGIONS: &[&str] = &["china", "global", "russia", "india", "europe", "singapore"];
+
+/// The fields [`check`] reads.
+pub(crate) const FIELDS: CertificateFields = CertificateFields {
+    fields: &[
+        Field::text("app_secret", "The app's AppSecret in the Xiaomi open platform.").required(),
+        Field::text(
+            "package_name",
+            "The Android package name, e.g. `com.example.chat`.",
+        )
+        .required(),
+        Field::one_of("region", REGIONS, "Where the app's users are registered.").default("china"),
+        Field::text(
+            "channel_id",
+            "The private-message channel registered in the Xiaomi console; without it chat \
+             pushes count against the public-message daily quota.",
+        ),
+    ],
+    credentials: &[],
+};
 
 /// Reads and checks Xiaomi fields.
 pub(crate) fn check(f: &mut Fields<'_>) -> Result<Vec<String>, Invalid> {
