@@ -537,6 +537,7 @@ fn server_frame_samples() -> Vec<ServerFrame> {
             reference: json!("r1"),
             message_id: "msg_1".into(),
             seq: 7,
+            push_queued: 1,
             pushed: 1,
             live: 0,
         },

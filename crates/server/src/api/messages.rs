@@ -35,7 +35,7 @@ pub struct SendBatch {
     /// Offline push info.
     pub push: Option<PushInfo>,
     /// Attributes.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
 }
 
