@@ -4,14 +4,39 @@
 //! becomes an `error` frame with the same code and message as the HTTP API gives for it.
 
 use crate::error::ApiError;
+use crate::extract::{read_json, read_object};
+use crate::refusal::{Input, describe};
+use herald_core::message::SendMessage;
 use serde_json::Value;
 
 pub use herald_engine::protocol::{ClientFrame, ServerFrame};
 
-/// A client's text frame, or the `malformed_frame` error that answers it.
+/// A client's text frame, or the error that answers it, in the words a body's mistakes get:
+/// `malformed_frame` for text that is not JSON or not a known frame, `unknown_field` and
+/// `missing_field` naming the field.
+///
+/// A `send` frame's message fields are read as `POST /v1/me/messages` reads its body, and a
+/// refusal carries the frame's `ref`: read through `ClientFrame`, they are a flattened struct,
+/// whose unknown fields serde ignores.
 pub fn parse(text: &str) -> Result<ClientFrame, ServerFrame> {
-    serde_json::from_str(text)
-        .map_err(|e| ServerFrame::error("malformed_frame", format!("not a known frame: {e}")))
+    let value: Value = read_json(text.as_bytes(), Input::Frame).map_err(error)?;
+    match value {
+        Value::Object(mut fields) if fields.get("type").and_then(Value::as_str) == Some("send") => {
+            fields.remove("type");
+            let reference = fields.remove("ref").filter(|r| !r.is_null());
+            match read_object::<SendMessage>(Value::Object(fields), Input::Frame) {
+                Ok(message) => Ok(ClientFrame::Send {
+                    reference,
+                    message: Box::new(message),
+                }),
+                Err(refused) => Err(send_error(reference, refused)),
+            }
+        }
+        other => serde_path_to_error::deserialize(other).map_err(|refused| {
+            let path = refused.path().clone();
+            error(describe(Input::Frame, &path, &refused.into_inner().to_string()))
+        }),
+    }
 }
 
 /// The `error` frame of a failure (an internal one is logged and shown as a generic message,
