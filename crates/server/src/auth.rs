@@ -106,10 +106,10 @@ fn presented(parts: &Parts) -> Presented<'_> {
     if scheme.eq_ignore_ascii_case("bearer") {
         return Presented::Bearer(credentials.trim());
     }
-    if scheme.eq_ignore_ascii_case("basic") {
-        if let Some((id, secret)) = decode_basic(credentials) {
-            return Presented::Basic(id, secret);
-        }
+    if scheme.eq_ignore_ascii_case("basic")
+        && let Some((id, secret)) = decode_basic(credentials)
+    {
+        return Presented::Basic(id, secret);
     }
     Presented::Unreadable(scheme.to_string())
 }
@@ -172,7 +172,9 @@ impl FromRequestParts<AppState> for Admin {
             Presented::Bearer(token) if token.starts_with(APP_SECRET_PREFIX) => {
                 Err(wrong_kind("this is an app secret"))
             }
-            Presented::Bearer(token) if looks_like_user_token(token) => Err(wrong_kind("this is a user token")),
+            Presented::Bearer(token) if looks_like_user_token(token) => {
+                Err(wrong_kind("this is a user token"))
+            }
             Presented::Bearer(_) => Err(ApiError::unauthorized(
                 "invalid_admin_token",
                 "the admin token is not valid",
@@ -227,7 +229,9 @@ impl FromRequestParts<AppState> for AppAccess {
             Presented::Bearer(_) => {
                 return Err(ApiError::unauthorized(
                     "invalid_admin_token",
-                    format!("the bearer token is not the admin token; an app backend authenticates with {APP_HOW}"),
+                    format!(
+                        "the bearer token is not the admin token; an app backend authenticates with {APP_HOW}"
+                    ),
                 ));
             }
             Presented::Unreadable(scheme) => {

@@ -221,10 +221,7 @@ pub(crate) fn path_rejection(rejection: PathRejection, keys: &[String]) -> ApiEr
                 format!("`{key}` in the path must be {takes}, not `{value}`"),
             )
             .with_field(key.to_string()),
-            None => ApiError::bad_request(
-                "invalid_path",
-                format!("`{value}` in the path must be {takes}"),
-            ),
+            None => ApiError::bad_request("invalid_path", format!("`{value}` in the path must be {takes}")),
         }
     };
     let only_key = (keys.len() == 1).then(|| keys[0].as_str());
@@ -239,24 +236,16 @@ pub(crate) fn path_rejection(rejection: PathRejection, keys: &[String]) -> ApiEr
             value,
             expected_type,
         } => not_a(keys.get(index).map(String::as_str), &value, expected_type),
-        ErrorKind::ParseError {
-            value,
-            expected_type,
-        } => not_a(only_key, &value, expected_type),
-        ErrorKind::DeserializeError {
-            key,
-            value,
-            message,
-        } => ApiError::bad_request(
+        ErrorKind::ParseError { value, expected_type } => not_a(only_key, &value, expected_type),
+        ErrorKind::DeserializeError { key, value, message } => ApiError::bad_request(
             "invalid_path",
             format!("`{key}` in the path (`{value}`): {message}"),
         )
         .with_field(key),
-        ErrorKind::InvalidUtf8InPathParam { key } => ApiError::bad_request(
-            "invalid_path",
-            format!("`{key}` in the path is not valid UTF-8"),
-        )
-        .with_field(key),
+        ErrorKind::InvalidUtf8InPathParam { key } => {
+            ApiError::bad_request("invalid_path", format!("`{key}` in the path is not valid UTF-8"))
+                .with_field(key)
+        }
         other => ApiError::bad_request("invalid_path", other.to_string()),
     }
 }

@@ -65,12 +65,25 @@ impl Input {
 /// The kinds of refusal serde words in a fixed way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
-    UnknownField { name: String, accepted: Vec<String> },
-    MissingField { name: String },
-    DuplicateField { name: String },
+    UnknownField {
+        name: String,
+        accepted: Vec<String>,
+    },
+    MissingField {
+        name: String,
+    },
+    DuplicateField {
+        name: String,
+    },
     /// `invalid type` and `invalid value`: what was sent, what the field takes.
-    Mismatch { found: String, expected: String },
-    UnknownVariant { name: String, accepted: Vec<String> },
+    Mismatch {
+        found: String,
+        expected: String,
+    },
+    UnknownVariant {
+        name: String,
+        accepted: Vec<String>,
+    },
     Other(String),
 }
 
@@ -86,7 +99,21 @@ pub(crate) fn not_json(input: Input, error: &serde_json::Error) -> ApiError {
 
 /// An answer for `message` (serde's text, without a position) raised at `path`.
 pub(crate) fn describe(input: Input, path: &Path, message: &str) -> ApiError {
-    let segments = field_path(path);
+    describe_at(input, field_path(path), message)
+}
+
+/// Whether `message` is about a value (of the wrong type, not among the accepted ones…)
+/// rather than about a field that is missing or unknown: only then does its path name the
+/// field to blame.
+pub(crate) fn is_about_a_value(message: &str) -> bool {
+    matches!(
+        classify(message),
+        Kind::Mismatch { .. } | Kind::UnknownVariant { .. } | Kind::Other(_)
+    )
+}
+
+/// As [`describe`], at the field named by `segments` (object keys from the outside in).
+pub(crate) fn describe_at(input: Input, segments: Vec<String>, message: &str) -> ApiError {
     let kind = classify(message);
     let code = input.code(&kind);
     let (field, sentence) = match &kind {
@@ -205,33 +232,34 @@ fn ticked(names: &[String]) -> String {
 
 /// The names between backticks in `text`, in order.
 fn backticked(text: &str) -> Vec<String> {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    text.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 /// Sorts serde's message into a [`Kind`] by its fixed wording.
 fn classify(message: &str) -> Kind {
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        if let Some((name, expected)) = rest.split_once('`') {
-            return Kind::UnknownField {
-                name: name.to_string(),
-                accepted: backticked(expected),
-            };
-        }
+    if let Some((name, expected)) = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        return Kind::UnknownField {
+            name: name.to_string(),
+            accepted: backticked(expected),
+        };
     }
-    if let Some(rest) = message.strip_prefix("unknown variant `") {
-        if let Some((name, expected)) = rest.split_once('`') {
-            return Kind::UnknownVariant {
-                name: name.to_string(),
-                accepted: backticked(expected),
-            };
-        }
+    if let Some((name, expected)) = message
+        .strip_prefix("unknown variant `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        return Kind::UnknownVariant {
+            name: name.to_string(),
+            accepted: backticked(expected),
+        };
     }
     for (prefix, make) in [
-        ("missing field `", (|name| Kind::MissingField { name }) as fn(String) -> Kind),
+        (
+            "missing field `",
+            (|name| Kind::MissingField { name }) as fn(String) -> Kind,
+        ),
         ("duplicate field `", |name| Kind::DuplicateField { name }),
     ] {
         if let Some(name) = message
@@ -285,9 +313,10 @@ pub(crate) fn plain_type(expected: &str) -> String {
         "a map" | "map" | "a JSON object" => "a JSON object",
         "unit" => "null",
         "variant identifier" => "one of the accepted values (a string)",
-        other if other.starts_with("struct ")
-            || other.starts_with("internally tagged enum ")
-            || other.starts_with("struct variant ") =>
+        other
+            if other.starts_with("struct ")
+                || other.starts_with("internally tagged enum ")
+                || other.starts_with("struct variant ") =>
         {
             "a JSON object"
         }
@@ -354,10 +383,7 @@ mod tests {
                 expected: "u32".into()
             }
         );
-        assert_eq!(
-            classify("must be HH:MM"),
-            Kind::Other("must be HH:MM".into())
-        );
+        assert_eq!(classify("must be HH:MM"), Kind::Other("must be HH:MM".into()));
     }
 
     #[test]

@@ -681,7 +681,10 @@ async fn malformed_json_is_described_once_with_its_position() {
     for (request, body) in [
         (server.admin(Method::POST, "/v1/apps"), "{\"name\": \"x\" \"y\"}"),
         // A route whose body may be left out reads one that is sent the same way.
-        (server.backend(&app, Method::POST, &tokens), "{\"ttl_seconds\": 60 \"y\"}"),
+        (
+            server.backend(&app, Method::POST, &tokens),
+            "{\"ttl_seconds\": 60 \"y\"}",
+        ),
     ] {
         let refused = expect_error(raw(request, body), 400, "malformed_json").await;
         let column = body.find(" \"y\"").expect("the mistake") + 2;
@@ -692,7 +695,10 @@ async fn malformed_json_is_described_once_with_its_position() {
         );
     }
     let refused = expect_error(
-        raw(server.admin(Method::POST, "/v1/apps"), "{\"name\": \"x\"} trailing"),
+        raw(
+            server.admin(Method::POST, "/v1/apps"),
+            "{\"name\": \"x\"} trailing",
+        ),
         400,
         "malformed_json",
     )
@@ -701,7 +707,12 @@ async fn malformed_json_is_described_once_with_its_position() {
         refused["message"],
         "the body is not valid JSON: trailing characters at line 1 column 15"
     );
-    let refused = expect_error(raw(server.admin(Method::POST, "/v1/apps"), ""), 400, "malformed_json").await;
+    let refused = expect_error(
+        raw(server.admin(Method::POST, "/v1/apps"), ""),
+        400,
+        "malformed_json",
+    )
+    .await;
     assert_eq!(
         refused["message"],
         "the body is empty; this route needs a JSON object"
@@ -750,7 +761,9 @@ async fn unknown_fields_are_named_with_the_accepted_ones() {
     assert_eq!(refused["field"], "push.titel");
     let message = refused["message"].as_str().expect("message");
     assert!(
-        message.starts_with("`titel` is not a field of `push`; the accepted fields are `disabled`, `force`, `title`,"),
+        message.starts_with(
+            "`titel` is not a field of `push`; the accepted fields are `disabled`, `force`, `title`,"
+        ),
         "{message}"
     );
     assert!(!message.contains("expected one of"), "{message}");
@@ -816,9 +829,7 @@ async fn missing_fields_and_wrong_types_name_the_field() {
     assert_eq!(refused["message"], "`name` is missing; it is required");
 
     let refused = expect_error(
-        server
-            .admin(Method::POST, "/v1/apps")
-            .json(&json!({"name": 5})),
+        server.admin(Method::POST, "/v1/apps").json(&json!({"name": 5})),
         400,
         "invalid_body",
     )

@@ -108,7 +108,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_query_says_its_cause_once() {
-        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.expect("memory database");
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("memory database");
         let failed = sqlx::query("SELECT * FROM no_such_table")
             .execute(&pool)
             .await
