@@ -9,6 +9,7 @@ pub mod cache;
 pub mod certificate;
 pub mod delivery;
 pub mod device;
+pub mod error_text;
 pub mod group;
 pub mod ids;
 pub mod message;

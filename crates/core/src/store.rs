@@ -39,9 +39,11 @@ pub enum StoreError {
     /// A stored value could not be decrypted or decoded: the data or the master key is wrong.
     #[error("stored data could not be read: {0}")]
     Corrupt(String),
-    /// The database failed (connection, I/O, constraint the code did not expect).
-    #[error("database error: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database failed (connection, I/O, constraint the code did not expect). The message
+    /// holds the cause and its own causes, each once; the cause is kept for inspection but not
+    /// exposed as `source()`, so that printing the chain does not repeat it.
+    #[error("database error: {}", crate::error_text::with_causes(.0.as_ref()))]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {

@@ -69,18 +69,52 @@ pub fn random_credential(prefix: &str) -> String {
     )
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+/// The prefix of app secrets (`hrs_…`); the admin token's is `hra_`.
+const APP_SECRET_PREFIX: &str = "hrs_";
+
+/// How the admin token is sent, for messages.
+const ADMIN_HOW: &str = "Authorization: Bearer <admin token>";
+/// How an app backend authenticates, for messages.
+const APP_HOW: &str = "HTTP Basic: user = app id, password = app secret";
+/// How a phone app authenticates, for messages.
+const USER_HOW: &str = "Authorization: Bearer <user token>, minted by the app's backend";
+
+/// What the `Authorization` header holds. Knowing which kind of credential came lets a refusal
+/// say "these are app credentials; this route needs the admin token" instead of only
+/// "missing credentials".
+#[derive(Debug)]
+enum Presented<'a> {
+    /// No `Authorization` header.
+    Nothing,
+    /// HTTP Basic, decoded: app id and secret.
+    Basic(String, String),
+    /// `Bearer <token>`.
+    Bearer(&'a str),
+    /// Another scheme, or a header that cannot be read (`Basic` that is not base64 of
+    /// `id:secret`); the scheme as sent, if any.
+    Unreadable(String),
 }
 
-fn basic(parts: &Parts) -> Option<(String, String)> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+fn presented(parts: &Parts) -> Presented<'_> {
+    let Some(value) = parts.headers.get(AUTHORIZATION) else {
+        return Presented::Nothing;
+    };
+    let Ok(value) = value.to_str() else {
+        return Presented::Unreadable(String::new());
+    };
+    let (scheme, credentials) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Presented::Bearer(credentials.trim());
     }
+    if scheme.eq_ignore_ascii_case("basic")
+        && let Some((id, secret)) = decode_basic(credentials)
+    {
+        return Presented::Basic(id, secret);
+    }
+    Presented::Unreadable(scheme.to_string())
+}
+
+fn decode_basic(encoded: &str) -> Option<(String, String)> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -89,14 +123,29 @@ fn basic(parts: &Parts) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-fn is_admin(parts: &Parts, state: &AppState) -> bool {
-    bearer(parts).is_some_and(|token| {
-        bool::from(
-            token_hash(token)
-                .as_bytes()
-                .ct_eq(state.admin_token_hash.as_bytes()),
-        )
-    })
+fn is_admin_token(token: &str, state: &AppState) -> bool {
+    bool::from(
+        token_hash(token)
+            .as_bytes()
+            .ct_eq(state.admin_token_hash.as_bytes()),
+    )
+}
+
+/// Whether `token` has the shape of a user token (a JWT naming its app), signed or not.
+fn looks_like_user_token(token: &str) -> bool {
+    jsonwebtoken::decode_header(token).is_ok_and(|header| header.kid.is_some())
+}
+
+/// The refusal of a header Herald cannot read as any credential; `wanted` says what to send.
+fn unreadable(scheme: &str, wanted: &str) -> ApiError {
+    let what = if scheme.eq_ignore_ascii_case("basic") {
+        "the HTTP Basic credentials cannot be read (base64 of `app id:app secret`)".to_string()
+    } else if scheme.is_empty() {
+        "the Authorization header cannot be read".to_string()
+    } else {
+        format!("`{scheme}` is not an authorization scheme Herald takes")
+    };
+    ApiError::unauthorized("unsupported_authorization", format!("{what}; send {wanted}"))
 }
 
 /// The operator, proven by the admin token.
@@ -107,19 +156,30 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if bearer(parts).is_none() {
-            return Err(ApiError::unauthorized(
+        let wrong_kind = |what: &str| {
+            ApiError::unauthorized(
+                "admin_token_required",
+                format!("{what}; this route needs the admin token ({ADMIN_HOW})"),
+            )
+        };
+        match presented(parts) {
+            Presented::Nothing => Err(ApiError::unauthorized(
                 "missing_credentials",
-                "send the admin token as `Authorization: Bearer <token>`",
-            ));
-        }
-        if is_admin(parts, state) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::unauthorized(
+                format!("this route needs the admin token ({ADMIN_HOW})"),
+            )),
+            Presented::Bearer(token) if is_admin_token(token, state) => Ok(Admin),
+            Presented::Basic(..) => Err(wrong_kind("these are app credentials")),
+            Presented::Bearer(token) if token.starts_with(APP_SECRET_PREFIX) => {
+                Err(wrong_kind("this is an app secret"))
+            }
+            Presented::Bearer(token) if looks_like_user_token(token) => {
+                Err(wrong_kind("this is a user token"))
+            }
+            Presented::Bearer(_) => Err(ApiError::unauthorized(
                 "invalid_admin_token",
                 "the admin token is not valid",
-            ))
+            )),
+            Presented::Unreadable(scheme) => Err(unreadable(&scheme, ADMIN_HOW)),
         }
     }
 }
@@ -142,15 +202,41 @@ impl FromRequestParts<AppState> for AppAccess {
             .get("app")
             .cloned()
             .ok_or_else(|| ApiError::internal(&"route without an {app} segment uses AppAccess"))?;
-        if is_admin(parts, state) {
-            state.store.get_app(&app).await?;
-            return Ok(AppAccess { app });
-        }
-        let Some((id, secret)) = basic(parts) else {
-            return Err(ApiError::unauthorized(
-                "missing_credentials",
-                "authenticate with HTTP Basic: user = app id, password = app secret",
-            ));
+        let wrong_kind = |what: &str| {
+            ApiError::unauthorized(
+                "app_credentials_required",
+                format!("{what}; this route needs the app's credentials ({APP_HOW}) or the admin token"),
+            )
+        };
+        let (id, secret) = match presented(parts) {
+            Presented::Bearer(token) if is_admin_token(token, state) => {
+                state.store.get_app(&app).await?;
+                return Ok(AppAccess { app });
+            }
+            Presented::Basic(id, secret) => (id, secret),
+            Presented::Nothing => {
+                return Err(ApiError::unauthorized(
+                    "missing_credentials",
+                    format!("authenticate with {APP_HOW}"),
+                ));
+            }
+            Presented::Bearer(token) if token.starts_with(APP_SECRET_PREFIX) => {
+                return Err(wrong_kind("an app secret is not sent as a bearer token"));
+            }
+            Presented::Bearer(token) if looks_like_user_token(token) => {
+                return Err(wrong_kind("this is a user token"));
+            }
+            Presented::Bearer(_) => {
+                return Err(ApiError::unauthorized(
+                    "invalid_admin_token",
+                    format!(
+                        "the bearer token is not the admin token; an app backend authenticates with {APP_HOW}"
+                    ),
+                ));
+            }
+            Presented::Unreadable(scheme) => {
+                return Err(unreadable(&scheme, &format!("{APP_HOW}, or {ADMIN_HOW}")));
+            }
         };
         if id != app {
             return Err(ApiError::forbidden(
@@ -238,15 +324,30 @@ impl FromRequestParts<AppState> for UserSession {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)
-            .map(str::to_string)
-            .or_else(|| query_token(parts))
-            .ok_or_else(|| {
-                ApiError::unauthorized(
+        let wrong_kind = |what: &str| {
+            ApiError::unauthorized(
+                "user_token_required",
+                format!("{what}; this route needs a user token ({USER_HOW})"),
+            )
+        };
+        let token = match (presented(parts), query_token(parts)) {
+            (Presented::Bearer(token), _) => token.to_string(),
+            (_, Some(token)) => token,
+            (Presented::Nothing, None) => {
+                return Err(ApiError::unauthorized(
                     "missing_credentials",
-                    "send the user token as `Authorization: Bearer <token>`",
-                )
-            })?;
+                    format!("this route needs a user token ({USER_HOW})"),
+                ));
+            }
+            (Presented::Basic(..), None) => return Err(wrong_kind("these are app credentials")),
+            (Presented::Unreadable(scheme), None) => return Err(unreadable(&scheme, USER_HOW)),
+        };
+        if is_admin_token(&token, state) {
+            return Err(wrong_kind("this is the admin token"));
+        }
+        if token.starts_with(APP_SECRET_PREFIX) {
+            return Err(wrong_kind("this is an app secret"));
+        }
         verify_user_token(state, &token).await
     }
 }

@@ -22,12 +22,13 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
     /// The data folder or key file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file or folder.
         path: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (said in the message, not exposed as `source()`: printing the chain would
+        /// repeat it).
+        cause: std::io::Error,
     },
     /// The master key file exists but is not 64 hex digits.
     #[error("{0}: the master key file must hold 64 hex digits (32 bytes)")]
@@ -40,7 +41,13 @@ pub enum BootstrapError {
     Data(#[from] herald_core::StoreError),
     /// The vendor HTTP client could not be built (e.g. a bad trusted CA file).
     #[error("vendor HTTP client: {0}")]
-    Http(#[from] herald_core::AdapterError),
+    Http(herald_core::AdapterError),
+}
+
+impl From<herald_core::AdapterError> for BootstrapError {
+    fn from(error: herald_core::AdapterError) -> Self {
+        BootstrapError::Http(error)
+    }
 }
 
 /// A prepared node.
@@ -56,7 +63,7 @@ pub struct Prepared {
 pub async fn prepare(config: Config) -> Result<Prepared, BootstrapError> {
     let io = |path: &Path| {
         let path = path.display().to_string();
-        move |source| BootstrapError::Io { path, source }
+        move |cause| BootstrapError::Io { path, cause }
     };
     std::fs::create_dir_all(&config.data_dir).map_err(io(&config.data_dir))?;
     let key_file = config.effective_master_key_file();
@@ -178,9 +185,9 @@ fn cluster_options(config: &Config) -> herald_store::jetstream::ClusterOptions {
 /// Reads the master key, or creates it (mode 0600) when the file does not exist; says whether
 /// it was created.
 fn load_or_create_master_key(path: &Path) -> Result<([u8; MASTER_KEY_LEN], bool), BootstrapError> {
-    let io = |source| BootstrapError::Io {
+    let io = |cause| BootstrapError::Io {
         path: path.display().to_string(),
-        source,
+        cause,
     };
     match std::fs::read_to_string(path) {
         Ok(text) => {

@@ -3,7 +3,8 @@
 //! with their cause and shown to the caller only as a generic message.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -78,6 +79,17 @@ impl ApiError {
         )
     }
 
+    /// Names the input field to blame (`push.title`, `ttl_seconds`).
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The field to blame, if any.
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
+
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -141,35 +153,36 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        match rejection {
-            JsonRejection::JsonDataError(e) => ApiError::bad_request(
-                "invalid_body",
-                format!("the JSON body does not fit this route: {}", e.body_text()),
-            ),
-            JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {}", e.body_text()),
-            ),
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as JSON with `Content-Type: application/json`",
-            ),
-            JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is larger than this server accepts (max_body_bytes)",
-            ),
-            JsonRejection::BytesRejection(e) if caused_by_body_timeout(&e) => ApiError::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request body stopped arriving (http_body_timeout_seconds)",
-            ),
-            other => ApiError::bad_request("invalid_body", other.body_text()),
-        }
+/// The answer when reading a body failed: too large (naming the limit, `max_body_bytes`, when
+/// the router recorded it), stalled past the body timeout, or cut off.
+pub(crate) fn body_rejection(rejection: BytesRejection, limit: Option<usize>) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let message = match limit {
+            Some(bytes) => format!("the body is larger than the limit of {bytes} bytes (max_body_bytes)"),
+            None => "the body is larger than this server's limit (max_body_bytes)".to_string(),
+        };
+        return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message);
     }
+    if caused_by_body_timeout(&rejection) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body stopped arriving (http_body_timeout_seconds)",
+        );
+    }
+    ApiError::bad_request(
+        "invalid_body",
+        format!("the body could not be read: {}", innermost(&rejection)),
+    )
+}
+
+/// The last error of `error`'s chain: the actual cause, without the wrappers' own words.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = error;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
 }
 
 /// Whether reading the body failed because it paused longer than the body timeout.
@@ -186,7 +199,54 @@ fn caused_by_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::bad_request("invalid_path", rejection.body_text())
+        path_rejection(rejection, &[])
+    }
+}
+
+/// The answer to a path that does not fit its route's parameters, naming the parameter; `keys`
+/// are the route's parameter names in order (a tuple's mistakes come by position).
+pub(crate) fn path_rejection(rejection: PathRejection, keys: &[String]) -> ApiError {
+    let PathRejection::FailedToDeserializePathParams(failed) = rejection else {
+        // The route has no parameters for its extractor: a mistake in Herald, not the call.
+        return ApiError::internal(&rejection.body_text());
+    };
+    if failed.status().is_server_error() {
+        return ApiError::internal(&failed.body_text());
+    }
+    let not_a = |key: Option<&str>, value: &str, expected_type: &str| {
+        let takes = crate::refusal::plain_type(expected_type);
+        match key {
+            Some(key) => ApiError::bad_request(
+                "invalid_path",
+                format!("`{key}` in the path must be {takes}, not `{value}`"),
+            )
+            .with_field(key.to_string()),
+            None => ApiError::bad_request("invalid_path", format!("`{value}` in the path must be {takes}")),
+        }
+    };
+    let only_key = (keys.len() == 1).then(|| keys[0].as_str());
+    match failed.into_kind() {
+        ErrorKind::ParseErrorAtKey {
+            key,
+            value,
+            expected_type,
+        } => not_a(Some(&key), &value, expected_type),
+        ErrorKind::ParseErrorAtIndex {
+            index,
+            value,
+            expected_type,
+        } => not_a(keys.get(index).map(String::as_str), &value, expected_type),
+        ErrorKind::ParseError { value, expected_type } => not_a(only_key, &value, expected_type),
+        ErrorKind::DeserializeError { key, value, message } => ApiError::bad_request(
+            "invalid_path",
+            format!("`{key}` in the path (`{value}`): {message}"),
+        )
+        .with_field(key),
+        ErrorKind::InvalidUtf8InPathParam { key } => {
+            ApiError::bad_request("invalid_path", format!("`{key}` in the path is not valid UTF-8"))
+                .with_field(key)
+        }
+        other => ApiError::bad_request("invalid_path", other.to_string()),
     }
 }
 
@@ -197,12 +257,6 @@ impl From<WebSocketUpgradeRejection> for ApiError {
             "websocket_required",
             format!("open this route as a WebSocket: {}", rejection.body_text()),
         )
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(rejection: QueryRejection) -> Self {
-        ApiError::bad_request("invalid_query", rejection.body_text())
     }
 }
 

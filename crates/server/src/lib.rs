@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 mod redact;
+mod refusal;
 mod serve;
 pub mod state;
 pub mod vendor_rules;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::Extension(extract::BodyLimit(max_body)))
         .layer(RequestBodyTimeoutLayer::new(body_timeout))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))

@@ -117,7 +117,7 @@ async fn the_admin_api_wants_the_admin_token() {
     expect_error(
         server.phone(&app.secret, Method::GET, "/v1/apps"),
         401,
-        "invalid_admin_token",
+        "admin_token_required",
     )
     .await;
     let create = server
@@ -162,7 +162,7 @@ async fn bodies_that_are_not_the_expected_json_are_refused() {
     expect_error(
         raw(Method::POST, "/v1/apps", "{\"nom\": \"chat\"}"),
         400,
-        "invalid_body",
+        "unknown_field",
     )
     .await;
     expect_error(raw(Method::POST, "/v1/apps", "[]"), 400, "invalid_body").await;
@@ -272,12 +272,17 @@ async fn bodies_over_the_limit_are_refused_with_413() {
     let server = TestServer::start_with(|c| c.max_body_bytes = 1024).await;
     let app = server.create_app("chat").await;
     let big = json!({"name": "x".repeat(4096)});
-    expect_error(
+    let refused = expect_error(
         server.admin(Method::POST, "/v1/apps").json(&big),
         413,
         "payload_too_large",
     )
     .await;
+    // The message gives the limit, and the setting that makes it.
+    assert_eq!(
+        refused["message"],
+        "the body is larger than the limit of 1024 bytes (max_body_bytes)"
+    );
 
     let tokens = format!("/v1/apps/{}/users/alice/tokens", app.id);
     let padded = format!("{{\"ttl_seconds\": 3600{}}}", " ".repeat(4096));
@@ -285,7 +290,11 @@ async fn bodies_over_the_limit_are_refused_with_413() {
         .backend(&app, Method::POST, &tokens)
         .header(CONTENT_TYPE, "application/json")
         .body(padded);
-    expect_error(request, 413, "payload_too_large").await;
+    let refused = expect_error(request, 413, "payload_too_large").await;
+    assert_eq!(
+        refused["message"],
+        "the body is larger than the limit of 1024 bytes (max_body_bytes)"
+    );
 
     // Under the limit, the same routes work.
     expect(
@@ -657,4 +666,304 @@ async fn user_token_lifetimes_are_bounded() {
     let left = default["expires_at"].as_i64().expect("expires_at") - now_ms;
     let week_ms = 7 * 24 * 3600 * 1000;
     assert!((week_ms - 5_000..=week_ms + 5_000).contains(&left), "{left}");
+}
+
+/// A body that is not JSON is described once, in Herald's words, with the position serde_json
+/// found the mistake at; not "not valid JSON: Failed to parse the request body as JSON: …".
+#[tokio::test]
+async fn malformed_json_is_described_once_with_its_position() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let raw = |request: reqwest::RequestBuilder, body: &'static str| {
+        request.header(CONTENT_TYPE, "application/json").body(body)
+    };
+    let tokens = format!("/v1/apps/{}/users/alice/tokens", app.id);
+    for (request, body) in [
+        (server.admin(Method::POST, "/v1/apps"), "{\"name\": \"x\" \"y\"}"),
+        // A route whose body may be left out reads one that is sent the same way.
+        (
+            server.backend(&app, Method::POST, &tokens),
+            "{\"ttl_seconds\": 60 \"y\"}",
+        ),
+    ] {
+        let refused = expect_error(raw(request, body), 400, "malformed_json").await;
+        let column = body.find(" \"y\"").expect("the mistake") + 2;
+        assert_eq!(
+            refused["message"],
+            format!("the body is not valid JSON: expected `,` or `}}` at line 1 column {column}"),
+            "{body}"
+        );
+    }
+    let refused = expect_error(
+        raw(
+            server.admin(Method::POST, "/v1/apps"),
+            "{\"name\": \"x\"} trailing",
+        ),
+        400,
+        "malformed_json",
+    )
+    .await;
+    assert_eq!(
+        refused["message"],
+        "the body is not valid JSON: trailing characters at line 1 column 15"
+    );
+    let refused = expect_error(
+        raw(server.admin(Method::POST, "/v1/apps"), ""),
+        400,
+        "malformed_json",
+    )
+    .await;
+    assert_eq!(
+        refused["message"],
+        "the body is empty; this route needs a JSON object"
+    );
+}
+
+/// An unknown field is named, with the fields the object takes, as the certificate route names
+/// an unknown vendor field; in a nested object and in a WebSocket frame too.
+#[tokio::test]
+async fn unknown_fields_are_named_with_the_accepted_ones() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let refused = expect_error(
+        server
+            .admin(Method::POST, "/v1/apps")
+            .json(&json!({"name": "chat", "colour": "red"})),
+        400,
+        "unknown_field",
+    )
+    .await;
+    assert_eq!(refused["field"], "colour");
+    assert_eq!(
+        refused["message"],
+        "`colour` is not a field of this request body; the accepted fields are `name`"
+    );
+
+    for user in ["alice", "bob"] {
+        expect(
+            server
+                .backend(&app, Method::PUT, &format!("/v1/apps/{}/users/{user}", app.id))
+                .json(&json!({})),
+            201,
+        )
+        .await;
+    }
+    let send = format!("/v1/apps/{}/messages", app.id);
+    let refused = expect_error(
+        server.backend(&app, Method::POST, &send).json(&json!({
+            "from": "alice", "to": "bob", "kind": "text", "content": {"text": "hi"},
+            "push": {"titel": "Hello"},
+        })),
+        400,
+        "unknown_field",
+    )
+    .await;
+    assert_eq!(refused["field"], "push.titel");
+    let message = refused["message"].as_str().expect("message");
+    assert!(
+        message.starts_with(
+            "`titel` is not a field of `push`; the accepted fields are `disabled`, `force`, `title`,"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("expected one of"), "{message}");
+
+    // The same mistake in a WebSocket `send` frame gets the same code and words.
+    let token = server.user_token(&app, "alice").await;
+    let mut phone = common::Phone::connect(&server, &token, "phone", "android").await;
+    phone
+        .send(json!({
+            "type": "send", "ref": "r1", "to": "bob", "kind": "text",
+            "content": {"text": "hi"}, "colour": "red",
+        }))
+        .await;
+    let error = phone.expect_frame("error").await;
+    assert_eq!(
+        (&error["code"], &error["ref"]),
+        (&json!("unknown_field"), &json!("r1")),
+        "{error}"
+    );
+    let message = error["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("`colour` is not a field of this frame; the accepted fields are `from`, `to`,"),
+        "{message}"
+    );
+    phone
+        .send(json!({
+            "type": "send", "ref": "r2", "to": "bob", "kind": "text",
+            "content": {"text": "hi"}, "push": {"titel": "Hello"},
+        }))
+        .await;
+    let error = phone.expect_frame("error").await;
+    assert_eq!(
+        (&error["code"], &error["ref"]),
+        (&json!("unknown_field"), &json!("r2")),
+        "{error}"
+    );
+    let message = error["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("`titel` is not a field of `push`; the accepted fields are"),
+        "{message}"
+    );
+    // Neither send went out; a correct one does.
+    phone
+        .send(json!({"type": "send", "ref": "r3", "to": "bob", "kind": "text", "content": {"text": "hi"}}))
+        .await;
+    let sent = phone.expect_frame("sent").await;
+    assert_eq!((&sent["ref"], &sent["seq"]), (&json!("r3"), &json!(1)), "{sent}");
+}
+
+/// A missing field and a value of the wrong type are named, with what the field takes in
+/// plain words (not `u64` or `struct PushInfo`).
+#[tokio::test]
+async fn missing_fields_and_wrong_types_name_the_field() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let refused = expect_error(
+        server.admin(Method::POST, "/v1/apps").json(&json!({})),
+        400,
+        "missing_field",
+    )
+    .await;
+    assert_eq!(refused["field"], "name");
+    assert_eq!(refused["message"], "`name` is missing; it is required");
+
+    let refused = expect_error(
+        server.admin(Method::POST, "/v1/apps").json(&json!({"name": 5})),
+        400,
+        "invalid_body",
+    )
+    .await;
+    assert_eq!(refused["field"], "name");
+    assert_eq!(refused["message"], "`name` must be a string, not 5");
+
+    let tokens = format!("/v1/apps/{}/users/alice/tokens", app.id);
+    let refused = expect_error(
+        server
+            .backend(&app, Method::POST, &tokens)
+            .json(&json!({"ttl_seconds": "long"})),
+        400,
+        "invalid_body",
+    )
+    .await;
+    assert_eq!(refused["field"], "ttl_seconds");
+    assert_eq!(
+        refused["message"],
+        "`ttl_seconds` must be a whole number of 0 or more, not \"long\""
+    );
+
+    let refused = expect_error(
+        server
+            .admin(Method::POST, "/v1/apps")
+            .header(CONTENT_TYPE, "application/json")
+            .body("[\"chat\"]"),
+        400,
+        "invalid_body",
+    )
+    .await;
+    assert!(refused.get("field").is_none(), "{refused}");
+    assert_eq!(refused["message"], "the body must be a JSON object, not a list");
+}
+
+/// A bad path segment or query parameter is named in Herald's words, not axum's ("Invalid
+/// URL: Cannot parse …", "Failed to deserialize query string: …").
+#[tokio::test]
+async fn path_and_query_mistakes_name_the_parameter() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let refused = expect_error(
+        server.admin(Method::GET, &format!("/v1/apps/{}/certificates/first", app.id)),
+        400,
+        "invalid_path",
+    )
+    .await;
+    assert_eq!(refused["field"], "id", "{refused}");
+    assert_eq!(
+        refused["message"],
+        "`id` in the path must be a whole number, not `first`"
+    );
+
+    let deliveries = format!("/v1/apps/{}/users/alice/devices/phone/deliveries", app.id);
+    let refused = expect_error(
+        server.backend(&app, Method::GET, &format!("{deliveries}?limit=many")),
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(refused["field"], "limit");
+    assert_eq!(
+        refused["message"],
+        "`limit` must be a whole number in range (invalid digit found in string)"
+    );
+    let refused = expect_error(
+        server.backend(&app, Method::GET, &format!("{deliveries}?limt=10")),
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_eq!(refused["field"], "limt");
+    assert_eq!(
+        refused["message"],
+        "`limt` is not a parameter of this route's query; the accepted parameters are `limit`"
+    );
+}
+
+/// Credentials of the wrong kind are named as such; `missing_credentials` is only for a
+/// request that sent none.
+#[tokio::test]
+async fn credentials_of_the_wrong_kind_are_named() {
+    let server = TestServer::start().await;
+    let app = server.create_app("chat").await;
+    let token = server.user_token(&app, "alice").await;
+    let admin_route = "/v1/apps";
+    let backend_route = format!("/v1/apps/{}/users/alice", app.id);
+    let phone_route = "/v1/me/push-settings";
+    let admin_how = "Authorization: Bearer <admin token>";
+    let cases = [
+        (
+            server.backend(&app, Method::GET, admin_route),
+            "admin_token_required",
+            format!("these are app credentials; this route needs the admin token ({admin_how})"),
+        ),
+        (
+            server.phone(&token, Method::GET, admin_route),
+            "admin_token_required",
+            format!("this is a user token; this route needs the admin token ({admin_how})"),
+        ),
+        (
+            server.phone(&token, Method::GET, &backend_route),
+            "app_credentials_required",
+            "this is a user token; this route needs the app's credentials (HTTP Basic: user = \
+             app id, password = app secret) or the admin token"
+                .to_string(),
+        ),
+        (
+            server.admin(Method::GET, phone_route),
+            "user_token_required",
+            "this is the admin token; this route needs a user token (Authorization: Bearer \
+             <user token>, minted by the app's backend)"
+                .to_string(),
+        ),
+        (
+            server.backend(&app, Method::GET, phone_route),
+            "user_token_required",
+            "these are app credentials; this route needs a user token (Authorization: Bearer \
+             <user token>, minted by the app's backend)"
+                .to_string(),
+        ),
+        (
+            server
+                .anon(Method::GET, admin_route)
+                .header("Authorization", "Token abc"),
+            "unsupported_authorization",
+            format!("`Token` is not an authorization scheme Herald takes; send {admin_how}"),
+        ),
+    ];
+    for (request, code, message) in cases {
+        let refused = expect_error(request, 401, code).await;
+        assert_eq!(refused["message"], message.as_str());
+    }
+    for path in [admin_route, backend_route.as_str(), phone_route] {
+        expect_error(server.anon(Method::GET, path), 401, "missing_credentials").await;
+    }
 }

@@ -146,7 +146,7 @@ async fn app_credentials_cannot_reach_another_apps_users_groups_or_devices() {
 
         // A's user token is no backend credential at all.
         let request = with_body(server.phone(&token_a, method.clone(), &path), &body);
-        expect_error(request, 401, "missing_credentials").await;
+        expect_error(request, 401, "app_credentials_required").await;
     }
 
     assert_eq!(snapshot_b(&server, &b, &bob, cert_id).await, before, "B changed");
@@ -189,14 +189,14 @@ async fn app_credentials_are_not_admin_credentials() {
     for (method, path, body) in admin_routes {
         // HTTP Basic is not how the operator authenticates, whichever app it names.
         let request = with_body(server.backend(&a, method.clone(), &path), &body);
-        expect_error(request, 401, "missing_credentials").await;
+        expect_error(request, 401, "admin_token_required").await;
         let request = with_body(server.backend(&b, method.clone(), &path), &body);
-        expect_error(request, 401, "missing_credentials").await;
+        expect_error(request, 401, "admin_token_required").await;
         // An app secret or a user token sent as a bearer token is not the admin token.
         let request = with_body(server.phone(&a.secret, method.clone(), &path), &body);
-        expect_error(request, 401, "invalid_admin_token").await;
+        expect_error(request, 401, "admin_token_required").await;
         let request = with_body(server.phone(&token_a, method.clone(), &path), &body);
-        expect_error(request, 401, "invalid_admin_token").await;
+        expect_error(request, 401, "admin_token_required").await;
     }
 
     assert_eq!(snapshot_b(&server, &b, &bob, cert_id).await, before, "B changed");

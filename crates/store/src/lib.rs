@@ -22,12 +22,13 @@ pub enum OpenError {
     /// The URL's scheme names no backend of this build.
     #[error("unsupported database URL `{0}`: use sqlite://<path> or postgres://<user>@<host>/<database>")]
     UnsupportedUrl(String),
-    /// Connecting or migrating failed.
-    #[error("cannot open the database: {0}")]
-    Database(#[from] sqlx::Error),
+    /// Connecting or migrating failed. Like every wrapped cause here, it is said in the message
+    /// (each part once) and not exposed as `source()`, so printing the chain does not repeat it.
+    #[error("cannot open the database: {}", herald_core::error_text::with_causes(.0))]
+    Database(sqlx::Error),
     /// Applying the schema migrations failed.
-    #[error("cannot migrate the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot migrate the database: {}", herald_core::error_text::with_causes(.0))]
+    Migrate(sqlx::migrate::MigrateError),
     /// The master key is not the one the database's secrets were sealed with.
     #[error(
         "the master key does not match the one this database was created with; every node of a \
@@ -51,6 +52,18 @@ pub enum OpenError {
     /// The scale-out services (NATS, JetStream, cluster presence) could not be joined.
     #[error("cannot join the cluster: {0}")]
     Cluster(String),
+}
+
+impl From<sqlx::Error> for OpenError {
+    fn from(error: sqlx::Error) -> Self {
+        OpenError::Database(error)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for OpenError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        OpenError::Migrate(error)
+    }
 }
 
 /// Opens the store a database URL names, applying pending migrations.
@@ -81,6 +94,46 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// The text a terminal shows for an error: its message and every `source()` below it, as
+    /// `anyhow`'s `{:#}` prints them.
+    fn printed(error: &(dyn std::error::Error + 'static)) -> String {
+        let mut text = error.to_string();
+        let mut cause = error.source();
+        while let Some(next) = cause {
+            text = format!("{text}: {next}");
+            cause = next.source();
+        }
+        text
+    }
+
+    #[tokio::test]
+    async fn a_database_that_cannot_be_opened_says_why_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/missing/folder/herald.db", dir.path().display());
+        let error = super::open(&url, &[1; super::MASTER_KEY_LEN])
+            .await
+            .err()
+            .expect("a database in a missing folder cannot be opened");
+        let text = printed(&error);
+        assert!(text.starts_with("cannot open the database: "), "{text}");
+        assert_eq!(text.matches("unable to open database file").count(), 1, "{text}");
+        assert_eq!(text.matches("error returned from database").count(), 1, "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_query_says_its_cause_once() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("memory database");
+        let failed = sqlx::query("SELECT * FROM no_such_table")
+            .execute(&pool)
+            .await
+            .expect_err("no such table");
+        let text = printed(&crate::sql::backend(failed));
+        assert!(text.starts_with("database error: "), "{text}");
+        assert_eq!(text.matches("no such table: no_such_table").count(), 1, "{text}");
+    }
+
     #[test]
     fn database_passwords_are_masked() {
         assert_eq!(

@@ -154,17 +154,32 @@ fn quote(path: &Path) -> String {
 }
 
 fn start_nats() -> Result<String, String> {
+    start_nats_server(true)
+}
+
+/// A private NATS server started WITHOUT JetStream (as `nats-server` runs when `-js` is left
+/// out), for checking what Herald says about one; a new one on each call. Err says why there
+/// is none (no `nats-server` binary).
+pub fn nats_without_jetstream() -> Result<String, String> {
+    start_nats_server(false)
+}
+
+fn start_nats_server(jetstream: bool) -> Result<String, String> {
     let server =
         binary(&["nats-server"]).ok_or("no nats-server binary to start one (Debian: nats-server)")?;
     let port = free_port()?;
     let dir = scratch("herald-test-nats-")?;
     let log = dir.join("nats.log");
+    let jetstream = if jetstream {
+        format!("-js -sd {}", quote(&dir.join("store")))
+    } else {
+        String::new()
+    };
     spawn_watched_in(
         &dir,
         &format!(
-            "{} -a 127.0.0.1 -p {port} -js -sd {} -l {} &\nserver=$!",
+            "{} -a 127.0.0.1 -p {port} {jetstream} -l {} &\nserver=$!",
             quote(&server),
-            quote(&dir.join("store")),
             quote(&log)
         ),
         &format!("kill \"$server\"; wait \"$server\"; rm -rf {}", quote(&dir)),

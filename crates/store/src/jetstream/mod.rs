@@ -9,6 +9,7 @@ mod node;
 
 pub use node::{ClusterNode, ClusterOptions, join};
 
+use crate::{OpenError, redact_url};
 use herald_core::StoreError;
 use herald_core::store::StoreResult;
 
@@ -41,6 +42,57 @@ pub fn dead_letter_stream(cluster: &str) -> String {
 pub(crate) fn presence_buckets(cluster: &str) -> [String; 2] {
     let name = nats_name(cluster);
     [format!("{name}_presence"), format!("{name}_nodes")]
+}
+
+/// Connects to the NATS server at `url` as `client_name` and checks that it runs JetStream.
+/// Without the check, a server started without `-js` fails the first stream call with
+/// "jetstream error: …", which does not say what to change.
+pub async fn connect(url: &str, client_name: &str) -> Result<async_nats::Client, OpenError> {
+    let client = async_nats::ConnectOptions::new()
+        .name(client_name)
+        .connect(url)
+        .await
+        .map_err(|e| OpenError::Cluster(format!("cannot reach NATS at {}: {e}", redact_url(url))))?;
+    require_jetstream(&client, url).await?;
+    Ok(client)
+}
+
+/// The JetStream error code of an account without JetStream ("jetstream not enabled for
+/// account").
+const JETSTREAM_NOT_ENABLED_FOR_ACCOUNT: u64 = 10039;
+
+/// Asks the JetStream API for its account info: a server without JetStream has no responder
+/// on that subject, and an account without it answers with error 10039. The answer's body is
+/// not read further (the client cannot parse a NATS 2.9 account info).
+async fn require_jetstream(client: &async_nats::Client, url: &str) -> Result<(), OpenError> {
+    let url = redact_url(url);
+    match client.request("$JS.API.INFO", Default::default()).await {
+        Ok(answer) => {
+            let info: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap_or_default();
+            match info.get("error") {
+                None => Ok(()),
+                Some(error) if error["err_code"].as_u64() == Some(JETSTREAM_NOT_ENABLED_FOR_ACCOUNT) => {
+                    Err(OpenError::Cluster(format!(
+                        "NATS at {url} has JetStream disabled for this client's account: enable \
+                         jetstream in the account's configuration"
+                    )))
+                }
+                Some(error) => Err(OpenError::Cluster(format!(
+                    "NATS at {url} refused the JetStream API: {}",
+                    error["description"].as_str().unwrap_or("no description")
+                ))),
+            }
+        }
+        Err(error) if error.kind() == async_nats::RequestErrorKind::NoResponders => {
+            Err(OpenError::Cluster(format!(
+                "NATS at {url} has JetStream disabled: start nats-server with -js (or jetstream {{}} in \
+                 its config)"
+            )))
+        }
+        Err(error) => Err(OpenError::Cluster(format!(
+            "NATS at {url} did not answer a JetStream request: {error}"
+        ))),
+    }
 }
 
 /// An empty stream that [`remove_cluster`] leaves in the account, so that deleting a cluster's

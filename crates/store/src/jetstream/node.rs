@@ -57,11 +57,7 @@ pub async fn join(
         )));
     }
     let pg = PgStore::open(&options.database_url, Sealer::new(master_key)).await?;
-    let client = async_nats::ConnectOptions::new()
-        .name(format!("herald {}", options.node_id))
-        .connect(options.nats_url.as_str())
-        .await
-        .map_err(|e| OpenError::Cluster(format!("cannot reach NATS at {}: {e}", options.nats_url)))?;
+    let client = super::connect(&options.nats_url, &format!("herald {}", options.node_id)).await?;
     let queue = JetStreamQueue::connect(client.clone(), &options.cluster, pg.clone(), options.ack_wait)
         .await
         .map_err(|e| OpenError::Cluster(format!("JetStream job queue: {e}")))?;
