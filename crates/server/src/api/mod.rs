@@ -76,9 +76,11 @@ pub fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
         fn(&utoipa::openapi::path::Operation) -> bool,
     );
     let common: [Common; 7] = [
-        ("401", "Missing or wrong credentials (`unauthorized`)", |op| {
-            op.security.as_ref().is_some_and(|s| !s.is_empty())
-        }),
+        (
+            "401",
+            "Missing credentials (`missing_credentials`), credentials of the wrong kind (`admin_token_required`, `app_credentials_required`, `user_token_required`, `unsupported_authorization`) or wrong ones (`invalid_admin_token`, `invalid_app_credentials`, `invalid_token`, `token_expired`)",
+            |op| op.security.as_ref().is_some_and(|s| !s.is_empty()),
+        ),
         (
             "403",
             "The app credentials belong to another app than the path's (`wrong_app`)",
