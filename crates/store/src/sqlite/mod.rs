@@ -63,12 +63,13 @@ impl SqliteStore {
             .pragma("wal_autocheckpoint", "0");
         // No ping before each use: the database is a local file, and the ping is one more
         // round trip to the connection's thread on every statement.
-        let owner = owner::lock(options.get_filename())?;
         let writes = SqlitePoolOptions::new()
             .max_connections(1)
             .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
+        // After the first connection, so that a database that cannot be opened says so itself.
+        let owner = owner::lock(options.get_filename())?;
         sqlx::migrate!("migrations/sqlite").run(&writes).await?;
         sqlx::query(owner::VOID_LEASES).execute(&writes).await?;
         // Each connection is a thread of its own: more readers than cores only add thread
