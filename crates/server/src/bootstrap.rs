@@ -178,7 +178,10 @@ fn cluster_options(config: &Config) -> herald_store::jetstream::ClusterOptions {
         cluster: config.cluster_name.clone(),
         node_id,
         node_ttl: Duration::from_secs(config.node_ttl_seconds.max(1)),
-        ack_wait: Duration::from_secs(config.dispatch_lease_seconds.max(1)),
+        // A dead node's jobs move on as soon as the node counts as dead; a live one keeps
+        // its jobs for up to the dispatch lease.
+        ack_wait: Duration::from_secs(config.node_ttl_seconds.max(1)),
+        hold: Duration::from_secs(config.dispatch_lease_seconds.max(1)),
     }
 }
 

@@ -486,6 +486,47 @@ async fn a_retry_goes_back_through_the_outbox_when_due() {
     .await;
 }
 
+async fn a_live_node_keeps_its_jobs_past_the_ack_wait_and_a_dead_ones_move_on_after_it() {
+    run("held_jobs", |cluster| async move {
+        const N: usize = 10;
+        seed(&cluster.pg, "m1", N).await;
+        let a = cluster
+            .node(SHORT_ACK_WAIT)
+            .await
+            .keep_held_jobs(SHORT_ACK_WAIT, Duration::from_secs(600));
+        assert_eq!(a.relay(1000).await.expect("relay"), N);
+        let held = claim_all(&a, N).await;
+
+        // Three ack waits: a vendor request this long is no reason to take the jobs away from
+        // a node that is alive and reports them.
+        let b = cluster.node(SHORT_ACK_WAIT).await;
+        tokio::time::sleep(3 * SHORT_ACK_WAIT).await;
+        assert!(
+            b.claim_jobs(100, 30_000).await.expect("claim").is_empty(),
+            "a live node's jobs stay with it past the ack wait"
+        );
+
+        // The node dies: its reports stop, and one ack wait later the jobs are the other's.
+        drop(a);
+        let died = Instant::now();
+        let taken = claim_all(&b, N).await;
+        assert_eq!(
+            ids(&taken),
+            ids(&held),
+            "the other node gets the dead node's jobs"
+        );
+        assert!(
+            died.elapsed() < 600 * SHORT_ACK_WAIT,
+            "handed on after {:?}: the hold is not waited for",
+            died.elapsed()
+        );
+        let results: Vec<JobResult> = taken.iter().map(|j| accepted(j.id)).collect();
+        b.complete_jobs(&results).await.expect("complete");
+        cluster.stream_drains_to(0).await;
+    })
+    .await;
+}
+
 async fn the_jobs_of_a_node_that_dies_go_to_another_node_after_the_ack_wait() {
     run("node_death", |cluster| async move {
         const N: usize = 10;
@@ -719,6 +760,7 @@ fn main() -> std::process::ExitCode {
             an_accepted_job_is_recorded_and_leaves_the_stream,
             a_retry_goes_back_through_the_outbox_when_due,
             the_jobs_of_a_node_that_dies_go_to_another_node_after_the_ack_wait,
+            a_live_node_keeps_its_jobs_past_the_ack_wait_and_a_dead_ones_move_on_after_it,
             a_redelivered_job_whose_record_is_final_is_not_handed_out,
             an_expired_job_is_copied_to_the_dead_letter_stream,
             a_job_handed_out_too_often_is_rejected_and_dead_lettered,

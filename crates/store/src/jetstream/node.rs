@@ -23,8 +23,12 @@ pub struct ClusterOptions {
     pub node_id: String,
     /// Heartbeat silence after which a node counts as dead.
     pub node_ttl: Duration,
-    /// How long a job stays with a dispatcher before another node may take it.
+    /// How long a job held by a node that stopped reporting it stays there before another
+    /// node takes it (JetStream's ack wait): a live node reports its jobs three times per ack
+    /// wait, so this can be as short as `node_ttl`.
     pub ack_wait: Duration,
+    /// The longest a live node keeps a job before another node may take it all the same.
+    pub hold: Duration,
 }
 
 /// The shared services of one node.
@@ -60,7 +64,8 @@ pub async fn join(
     let client = super::connect(&options.nats_url, &format!("herald {}", options.node_id)).await?;
     let queue = JetStreamQueue::connect(client.clone(), &options.cluster, pg.clone(), options.ack_wait)
         .await
-        .map_err(|e| OpenError::Cluster(format!("JetStream job queue: {e}")))?;
+        .map_err(|e| OpenError::Cluster(format!("JetStream job queue: {e}")))?
+        .keep_held_jobs(options.ack_wait, options.hold);
     let presence = NatsPresence::connect(
         client,
         &options.cluster,

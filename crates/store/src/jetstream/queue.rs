@@ -7,7 +7,8 @@
 //! by the stream's duplicate window) and marks them `in_flight` in the same transaction that
 //! locked them: a crash between the two republishes, never loses. Dispatchers pull with
 //! explicit acks; a node that dies holding jobs has them redelivered to the others after the
-//! ack wait. A retry is written back to PostgreSQL as `queued` with its due time and the
+//! ack wait, which is as short as the node heartbeat timeout because a live node reports the
+//! jobs it holds in progress ([`JetStreamQueue::keep_held_jobs`]). A retry is written back to PostgreSQL as `queued` with its due time and the
 //! JetStream message is acked: the relay publishes it again when due, so retries survive any
 //! crash too. Jobs that end without reaching the phone (expired at the end of their TTL,
 //! or redelivered too often) are copied to the dead-letter stream.
@@ -22,7 +23,8 @@ use herald_core::store::{JobQueue, StoreResult};
 use herald_core::{StoreError, now_millis};
 use sqlx::Row;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 /// How often a job may be handed to a dispatcher that then vanished before it goes to the
@@ -61,6 +63,27 @@ async fn pulled(
     Ok(taken)
 }
 
+/// Reports the held jobs in progress every `every` until the queue is gone.
+async fn report_progress(pending: Weak<Mutex<HashMap<i64, Held>>>, every: Duration, hold: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(pending) = pending.upgrade() else { return };
+        let messages: Vec<jetstream::Message> = pending
+            .lock()
+            .await
+            .values()
+            .filter(|held| held.since.elapsed() < hold)
+            .map(|held| held.message.clone())
+            .collect();
+        drop(pending);
+        for message in messages {
+            if let Err(error) = message.ack_with(jetstream::AckKind::Progress).await {
+                tracing::debug!(%error, "Progress report failed; the job may move to another node.");
+            }
+        }
+    }
+}
+
 /// The dead-letter record of a job.
 #[derive(serde::Serialize)]
 struct DeadLetter<'a> {
@@ -78,8 +101,15 @@ pub struct JetStreamQueue {
     jobs_prefix: String,
     dead_prefix: String,
     consumer: consumer::PullConsumer,
-    /// Jobs handed to this node's dispatchers and not yet acked, by job id.
-    pending: Mutex<HashMap<i64, (PushJob, jetstream::Message)>>,
+    /// Jobs handed to this node's dispatchers and not yet acked, by job id, with when.
+    pending: Arc<Mutex<HashMap<i64, Held>>>,
+}
+
+/// A job with this node's dispatchers: its queue message and when it was handed out.
+struct Held {
+    job: PushJob,
+    message: jetstream::Message,
+    since: Instant,
 }
 
 impl std::fmt::Debug for JetStreamQueue {
@@ -146,8 +176,21 @@ impl JetStreamQueue {
             jobs_prefix,
             dead_prefix,
             consumer,
-            pending: Mutex::default(),
+            pending: Arc::default(),
         })
+    }
+
+    /// Keeps this node's jobs its own while it lives: every third of the ack wait, each job
+    /// its dispatchers hold (for less than `hold`) is reported in progress, so that the ack
+    /// wait can be as short as a node's heartbeat timeout. A node that dies stops reporting
+    /// and its jobs go to another node one ack wait later, instead of after the longest a
+    /// vendor request may take; a job held for longer than `hold` is handed on all the same.
+    /// The reporting stops when the queue is dropped.
+    pub fn keep_held_jobs(self, ack_wait: Duration, hold: Duration) -> Self {
+        let pending = Arc::downgrade(&self.pending);
+        let every = (ack_wait / 3).max(Duration::from_millis(50));
+        tokio::spawn(report_progress(pending, every, hold));
+        self
     }
 
     /// Waits up to [`CLAIM_WAIT`] for a first job, then takes whatever else is ready.
@@ -267,7 +310,14 @@ impl JobQueue for JetStreamQueue {
             } else {
                 jobs.push(job.clone());
             }
-            pending.insert(job.id, (job, message));
+            pending.insert(
+                job.id,
+                Held {
+                    job,
+                    message,
+                    since: Instant::now(),
+                },
+            );
         }
         drop(pending);
         if !exhausted.is_empty() {
@@ -281,7 +331,7 @@ impl JobQueue for JetStreamQueue {
             return Ok(());
         }
         self.pg.complete_jobs_in(results).await?;
-        let finished: Vec<(JobResult, Option<(PushJob, jetstream::Message)>)> = {
+        let finished: Vec<(JobResult, Option<Held>)> = {
             let mut pending = self.pending.lock().await;
             results
                 .iter()
@@ -289,7 +339,9 @@ impl JobQueue for JetStreamQueue {
                 .collect()
         };
         for (result, held) in finished {
-            let Some((job, message)) = held else { continue };
+            let Some(Held { job, message, .. }) = held else {
+                continue;
+            };
             let gave_up = matches!(result.state, DeliveryState::Expired)
                 || (result.state == DeliveryState::Rejected
                     && result
@@ -318,11 +370,11 @@ impl JobQueue for JetStreamQueue {
             return Ok(());
         }
         self.pg.postpone_jobs_in(ids, until).await?;
-        let held: Vec<(PushJob, jetstream::Message)> = {
+        let held: Vec<Held> = {
             let mut pending = self.pending.lock().await;
             ids.iter().filter_map(|id| pending.remove(id)).collect()
         };
-        for (job, message) in held {
+        for Held { job, message, .. } in held {
             if let Err(error) = message.ack().await {
                 tracing::warn!(%error, job = job.id, "Ack failed; the job may be delivered again.");
             }

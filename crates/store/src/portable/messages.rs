@@ -262,29 +262,11 @@ impl MessageStore for Backend {
         deliveries_before: Millis,
         limit: u32,
     ) -> StoreResult<Purged> {
-        let limit = i64::from(limit);
         let mut tx = self.write().await?;
-        let inbox = sqlx::query(&PURGE_INBOX)
-            .bind(messages_before)
-            .bind(limit)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-        let messages = sqlx::query(&PURGE_MESSAGES)
-            .bind(messages_before)
-            .bind(limit)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
-        let deliveries = sqlx::query(PURGE_DELIVERIES)
-            .bind(deliveries_before)
-            .bind(limit)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        // The inbox entries go before their messages: they are found through them.
+        let inbox = purge(&mut tx, &PURGE_INBOX, messages_before, limit).await?;
+        let messages = purge(&mut tx, &PURGE_MESSAGES, messages_before, limit).await?;
+        let deliveries = purge(&mut tx, PURGE_DELIVERIES, deliveries_before, limit).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Purged {
             messages,
@@ -292,6 +274,17 @@ impl MessageStore for Backend {
             deliveries,
         })
     }
+}
+
+/// Runs one of the purge statements (`$1` the cut-off, `$2` the batch size); rows deleted.
+async fn purge(tx: &mut Connection, statement: &str, before: Millis, limit: u32) -> StoreResult<u64> {
+    Ok(sqlx::query(statement)
+        .bind(before)
+        .bind(i64::from(limit))
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?
+        .rows_affected())
 }
 
 /// The oldest messages created before `$1`, at most `$2` (the `messages_created` index).
