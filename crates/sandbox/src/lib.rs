@@ -64,6 +64,9 @@ pub struct SandboxOptions {
     pub console: bool,
     /// Keep inboxes and request logs (turn off for benchmarks).
     pub record: bool,
+    /// Accept every send without checking credentials, signatures or encryption (the fast
+    /// sink of benchmarks; see `SandboxState::sink`).
+    pub sink: bool,
     /// Address to bind (loopback by default).
     pub ip: IpAddr,
     /// Port of the first emulator; 0 = ephemeral ports everywhere.
@@ -80,6 +83,7 @@ impl SandboxOptions {
             credentials,
             console: false,
             record: true,
+            sink: false,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             base_port: 0,
             ca_key_pem: None,
@@ -130,11 +134,9 @@ impl Drop for Sandbox {
 impl Sandbox {
     /// Starts every emulator and the inspection API.
     pub async fn start(options: SandboxOptions) -> Result<Self, SandboxError> {
-        let state = Arc::new(SandboxState::new(
-            options.credentials.clone(),
-            options.console,
-            options.record,
-        ));
+        let mut state = SandboxState::new(options.credentials.clone(), options.console, options.record);
+        state.sink = options.sink;
+        let state = Arc::new(state);
         let tls = tls::SandboxTls::generate(options.ca_key_pem.as_deref()).map_err(SandboxError::Tls)?;
         let mut urls = BTreeMap::new();
         let mut tasks = Vec::new();

@@ -240,6 +240,19 @@ async fn push(
 ) -> Response {
     let state = &emulator.state;
     state.count_request(VENDOR);
+    if state.sink {
+        // Neither the subscription, the VAPID signature nor the encryption is checked.
+        state.deliver(Delivered {
+            vendor: VENDOR,
+            token: id,
+            title: String::new(),
+            body: String::new(),
+            click: "open app".into(),
+            ext: None,
+            raw: Value::Null,
+        });
+        return StatusCode::CREATED.into_response();
+    }
     let refuse = |status: StatusCode, errno: u16, message: &str| {
         state.refused(VENDOR);
         error(status, errno, message)

@@ -30,6 +30,10 @@ pub struct SandboxArgs {
     /// Keep no inboxes or request logs (for benchmarks: measure Herald, not the log).
     #[arg(long)]
     no_record: bool,
+    /// The benchmarks' fast sink: accept and count every send without checking credentials,
+    /// signatures or encryption, keep no inboxes or logs, print nothing.
+    #[arg(long)]
+    sink: bool,
 }
 
 /// The URLs the emulators get when started from `base_port` (same order as `Sandbox::start`).
@@ -72,8 +76,9 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let mut options = SandboxOptions::new(credentials);
-        options.console = !args.quiet;
-        options.record = !args.no_record;
+        options.console = !args.quiet && !args.sink;
+        options.record = !args.no_record && !args.sink;
+        options.sink = args.sink;
         options.base_port = args.base_port;
         options.ca_key_pem = ca_key;
         let sandbox = Sandbox::start(options).await.context("cannot start the sandbox")?;
@@ -90,7 +95,11 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<()> {
         println!("  HERALD_TRUSTED_CA_FILE={} herald serve", ca_file.display());
         println!("  herald sandbox --print-config   # certificate definitions to POST to /v1/apps/<app>/certificates");
         println!();
-        println!("Notifications appear below as a phone would show them. Ctrl-C stops.");
+        if args.sink {
+            println!("Sink mode: every send is accepted and counted unchecked (GET /stats). Ctrl-C stops.");
+        } else {
+            println!("Notifications appear below as a phone would show them. Ctrl-C stops.");
+        }
         let _ = tokio::signal::ctrl_c().await;
         drop(sandbox);
         Ok(())
