@@ -261,15 +261,43 @@ pub trait MessageStore: Send + Sync {
     /// Delivery counts per vendor and state.
     async fn delivery_counts(&self, app: &str) -> StoreResult<Vec<(Vendor, DeliveryState, i64)>>;
     /// Deletes one batch of old data in one short transaction: up to `limit` of the oldest
-    /// messages created before `messages_before`, with their inbox entries, and, among the
-    /// `limit` oldest delivery records, those created before `deliveries_before` whose push is
-    /// finished (an open push job is never deleted). Called again while it deletes a full batch.
+    /// messages created before `messages_before` and, among the `limit` oldest delivery
+    /// records, those created before `deliveries_before` whose push is finished (an open push
+    /// job is never deleted). Called again while it deletes a full batch. The inbox entries of
+    /// deleted messages are no longer read (sync joins the message) and are swept by
+    /// [`sweep_inbox`](Self::sweep_inbox).
     async fn purge_old(
         &self,
         messages_before: Millis,
         deliveries_before: Millis,
         limit: u32,
     ) -> StoreResult<Purged>;
+    /// Deletes the inbox entries whose message is gone among the `limit` entries that follow
+    /// `after` in key order (app, user, sequence); returns how many went and where the next
+    /// call goes on (`None`: the end of the inbox was reached).
+    async fn sweep_inbox(&self, after: &InboxKey, limit: u32) -> StoreResult<(u64, Option<InboxKey>)>;
+}
+
+/// A place in the inbox, in its key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxKey {
+    /// App id.
+    pub app: String,
+    /// User id.
+    pub user: String,
+    /// The user's sequence number.
+    pub seq: i64,
+}
+
+impl InboxKey {
+    /// Before every entry.
+    pub fn start() -> Self {
+        Self {
+            app: String::new(),
+            user: String::new(),
+            seq: i64::MIN,
+        }
+    }
 }
 
 /// What one retention batch deleted.
@@ -277,7 +305,7 @@ pub trait MessageStore: Send + Sync {
 pub struct Purged {
     /// Messages.
     pub messages: u64,
-    /// Inbox entries of those messages.
+    /// Inbox entries whose message was gone.
     pub inbox: u64,
     /// Delivery records.
     pub deliveries: u64,

@@ -1,18 +1,23 @@
-//! Retention: messages (with their inbox entries) and finished delivery records older than the
-//! configured ages are deleted, a small batch per transaction with a pause between batches, so
-//! writers never wait behind a long delete and the database stops growing at steady load.
+//! Retention: messages and finished delivery records older than the configured ages are
+//! deleted, a small batch per transaction with a pause between batches, so writers never wait
+//! behind a long delete and the database stops growing at steady load. The inbox entries of
+//! deleted messages are then swept in key order (sync no longer reads them: it joins the
+//! message), which costs a pass over the inbox when messages were deleted instead of a second
+//! index entry for every recipient of every message.
 
-use herald_core::store::{Purged, Store};
+use herald_core::store::{InboxKey, Purged, Store};
 use herald_core::{Millis, now_millis};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Rows of each kind deleted per transaction.
 const BATCH: u32 = 500;
+/// Inbox entries looked at per sweep step.
+const SWEEP_BATCH: u32 = 5_000;
 /// Pause between two batches: the writers' turn.
 const PAUSE: Duration = Duration::from_millis(20);
-/// How often old data is looked for.
-const EVERY: Duration = Duration::from_secs(60);
+/// How often old data is looked for (ages are counted in days).
+const EVERY: Duration = Duration::from_secs(3600);
 const DAY_MS: Millis = 86_400_000;
 
 /// How long data is kept; `0` keeps it forever.
@@ -67,13 +72,30 @@ impl Retention {
             total.inbox += batch.inbox;
             total.deliveries += batch.deliveries;
             if !batch.was_full(BATCH) {
-                return Ok(total);
+                break;
             }
+            tokio::time::sleep(PAUSE).await;
+        }
+        if total.messages > 0 {
+            total.inbox = self.sweep_inbox().await?;
+        }
+        Ok(total)
+    }
+
+    /// One pass over the inbox, deleting the entries whose message is gone.
+    async fn sweep_inbox(&self) -> Result<u64, herald_core::StoreError> {
+        let mut after = InboxKey::start();
+        let mut deleted = 0;
+        loop {
+            let (swept, next) = self.store.sweep_inbox(&after, SWEEP_BATCH).await?;
+            deleted += swept;
+            let Some(next) = next else { return Ok(deleted) };
+            after = next;
             tokio::time::sleep(PAUSE).await;
         }
     }
 
-    /// Purges every minute until `stopped` turns true.
+    /// Purges every hour until `stopped` turns true.
     pub fn spawn(self, mut stopped: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             if !self.policy.deletes() {

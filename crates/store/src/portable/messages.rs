@@ -10,11 +10,10 @@ use crate::sql::{backend, from_json, to_json};
 use async_trait::async_trait;
 use herald_core::delivery::{DeliveryPlan, DeliveryRecord, DeliveryState, PushJob};
 use herald_core::message::Message;
-use herald_core::store::{MessageStore, Purged, Recipient, StoreResult};
+use herald_core::store::{InboxKey, MessageStore, Purged, Recipient, StoreResult};
 use herald_core::{DeviceKey, Millis, StoreError, Vendor};
 use sqlx::Row;
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 /// A message commit as the backends receive it.
 #[derive(Debug, Clone, Copy)]
@@ -263,16 +262,58 @@ impl MessageStore for Backend {
         limit: u32,
     ) -> StoreResult<Purged> {
         let mut tx = self.write().await?;
-        // The inbox entries go before their messages: they are found through them.
-        let inbox = purge(&mut tx, &PURGE_INBOX, messages_before, limit).await?;
-        let messages = purge(&mut tx, &PURGE_MESSAGES, messages_before, limit).await?;
+        let messages = purge(&mut tx, PURGE_MESSAGES, messages_before, limit).await?;
         let deliveries = purge(&mut tx, PURGE_DELIVERIES, deliveries_before, limit).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Purged {
             messages,
-            inbox,
+            inbox: 0,
             deliveries,
         })
+    }
+
+    async fn sweep_inbox(&self, after: &InboxKey, limit: u32) -> StoreResult<(u64, Option<InboxKey>)> {
+        // The last entry of this window, if the inbox goes on that far.
+        let last = sqlx::query(
+            "SELECT app_id, user_id, seq FROM inbox WHERE (app_id, user_id, seq) > ($1, $2, $3) \
+             ORDER BY app_id, user_id, seq LIMIT 1 OFFSET $4",
+        )
+        .bind(&after.app)
+        .bind(&after.user)
+        .bind(after.seq)
+        .bind(i64::from(limit.max(1)) - 1)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let next = match last {
+            Some(row) => Some(InboxKey {
+                app: row.try_get("app_id").map_err(backend)?,
+                user: row.try_get("user_id").map_err(backend)?,
+                seq: row.try_get("seq").map_err(backend)?,
+            }),
+            None => None,
+        };
+        // Without a last entry the window runs to the end: past every app id.
+        let end = next.clone().unwrap_or(InboxKey {
+            app: "\u{10ffff}".into(),
+            user: String::new(),
+            seq: i64::MAX,
+        });
+        let deleted = sqlx::query(
+            "DELETE FROM inbox WHERE (app_id, user_id, seq) > ($1, $2, $3) AND (app_id, user_id, seq) <= ($4, $5, $6) \
+             AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.app_id = inbox.app_id AND m.id = inbox.message_id)",
+        )
+        .bind(&after.app)
+        .bind(&after.user)
+        .bind(after.seq)
+        .bind(&end.app)
+        .bind(&end.user)
+        .bind(end.seq)
+        .execute(&mut *self.writer().await?)
+        .await
+        .map_err(backend)?
+        .rows_affected();
+        Ok((deleted, next))
     }
 }
 
@@ -288,16 +329,8 @@ async fn purge(tx: &mut Connection, statement: &str, before: Millis, limit: u32)
 }
 
 /// The oldest messages created before `$1`, at most `$2` (the `messages_created` index).
-const OLD_MESSAGES: &str =
-    "SELECT app_id, id FROM messages WHERE created_at < $1 ORDER BY created_at, app_id, id LIMIT $2";
-
-/// The inbox entries of [`OLD_MESSAGES`] (the `inbox_message` index), deleted first.
-static PURGE_INBOX: LazyLock<String> =
-    LazyLock::new(|| format!("DELETE FROM inbox WHERE (app_id, message_id) IN ({OLD_MESSAGES})"));
-
-/// [`OLD_MESSAGES`] themselves.
-static PURGE_MESSAGES: LazyLock<String> =
-    LazyLock::new(|| format!("DELETE FROM messages WHERE (app_id, id) IN ({OLD_MESSAGES})"));
+const PURGE_MESSAGES: &str = "DELETE FROM messages WHERE (app_id, id) IN ( \
+       SELECT app_id, id FROM messages WHERE created_at < $1 ORDER BY created_at, app_id, id LIMIT $2)";
 
 /// Among the `$2` oldest finished delivery records, those created before `$1`. Ids grow with
 /// time, so this looks at the start of the table only (passing over the open jobs there),
