@@ -16,6 +16,7 @@ pub mod message;
 pub mod notify;
 pub mod presence;
 pub mod push;
+pub mod quota;
 pub mod routing;
 pub mod secret;
 pub mod store;

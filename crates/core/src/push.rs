@@ -194,6 +194,11 @@ pub trait Adapter: Send + Sync + std::fmt::Debug {
     async fn check_credential(&self) -> Option<CredentialCheck> {
         None
     }
+    /// The certificate's daily quota as this adapter counts it, for the engine to share with
+    /// the other nodes through the store.
+    fn quota(&self) -> Option<std::sync::Arc<crate::quota::DailyQuota>> {
+        None
+    }
 }
 
 /// How a certificate's credential was obtained, for the push test tool.

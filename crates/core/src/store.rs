@@ -108,6 +108,10 @@ pub trait CertificateStore: Send + Sync {
     ) -> StoreResult<Certificate>;
     /// Deletes a certificate; devices bound to it lose their binding.
     async fn delete_certificate(&self, app: &str, id: i64) -> StoreResult<()>;
+    /// Adds `count` messages accepted through a certificate on the vendor's `day` (days since
+    /// 1970-01-01 in the vendor's time zone) to the count of every node, and returns the total.
+    async fn add_quota_usage(&self, app: &str, certificate_id: i64, day: i64, count: u64)
+    -> StoreResult<u64>;
 }
 
 /// Profile fields to change; `None` leaves a field as it is.

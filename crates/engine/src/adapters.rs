@@ -1,6 +1,7 @@
 //! One adapter per certificate, built on first use and rebuilt when the certificate changes
 //! (its `updated_at` moves), so a saved certificate takes effect immediately while token caches
-//! survive between pushes.
+//! survive between pushes. The adapters' daily quota counts are shared through the store
+//! ([`AdapterRegistry::sync_quotas`]), so every node counts against one budget.
 
 use herald_core::{Adapter, AdapterError, Certificate, Store};
 use serde_json::{Map, Value};
@@ -84,9 +85,22 @@ impl AdapterRegistry {
         let adapter = match cached {
             // Unchanged since it was built: keep the adapter (and its token cache).
             Some((old, adapter, _)) if old.updated_at == cert.updated_at => adapter,
-            _ => {
+            replaced => {
+                // What the replaced adapter counted and did not share yet is not lost.
+                if let Some(quota) = replaced.and_then(|(_, old, _)| old.quota()) {
+                    let (day, count) = quota.take_unsynced();
+                    if count > 0 {
+                        store.add_quota_usage(app, certificate_id, day, count).await?;
+                    }
+                }
                 let secrets = store.certificate_secrets(app, certificate_id).await?;
-                (self.factory)(&cert, secrets.expose())?
+                let adapter = (self.factory)(&cert, secrets.expose())?;
+                // A new adapter starts from the day's count of every node, not from zero.
+                if let Some(quota) = adapter.quota() {
+                    let day = quota.view().day;
+                    quota.settle(day, store.add_quota_usage(app, certificate_id, day, 0).await?);
+                }
+                adapter
             }
         };
         self.cache
@@ -94,5 +108,50 @@ impl AdapterRegistry {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key, (cert.clone(), adapter.clone(), std::time::Instant::now()));
         Ok((cert, adapter))
+    }
+
+    /// Adds what each cached adapter counted against its daily quota since the last time to
+    /// the store's count, and reads back the total of every node.
+    pub async fn sync_quotas(&self, store: &dyn Store) {
+        let adapters: Vec<(String, i64, Arc<dyn Adapter>)> = self
+            .cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|((app, id), (_, adapter, _))| (app.clone(), *id, adapter.clone()))
+            .collect();
+        for (app, id, adapter) in adapters {
+            let Some(quota) = adapter.quota() else { continue };
+            let (day, count) = quota.take_unsynced();
+            match store.add_quota_usage(&app, id, day, count).await {
+                Ok(total) => quota.settle(day, total),
+                Err(error) => {
+                    quota.restore_unsynced(day, count);
+                    tracing::warn!(%app, certificate = id, %error, "Sharing the daily quota count failed; will retry.");
+                }
+            }
+        }
+    }
+
+    /// Shares the quota counts every `every` until `stopped` turns true.
+    pub fn spawn_quota_sync(
+        &self,
+        store: Arc<dyn Store>,
+        every: std::time::Duration,
+        mut stopped: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let stop = tokio::select! {
+                    _ = tokio::time::sleep(every) => false,
+                    _ = stopped.wait_for(|stop| *stop) => true,
+                };
+                registry.sync_quotas(store.as_ref()).await;
+                if stop {
+                    return;
+                }
+            }
+        })
     }
 }

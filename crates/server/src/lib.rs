@@ -124,6 +124,11 @@ pub async fn run(
         },
     )
     .spawn(dispatch_stopped.clone());
+    let quota_sync = state.adapters.spawn_quota_sync(
+        state.store.clone(),
+        Duration::from_secs(1),
+        dispatch_stopped.clone(),
+    );
     let workers = state.dispatcher.spawn(dispatch_stopped);
     let hub = state.hub.clone();
     let limits = serve::HttpLimits::from_config(&state.config);
@@ -134,6 +139,7 @@ pub async fn run(
         let _ = worker.await;
     }
     let _ = retention.await;
+    let _ = quota_sync.await;
     hub.leave_cluster().await;
     served
 }

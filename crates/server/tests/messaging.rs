@@ -580,6 +580,60 @@ async fn the_push_test_tool_explains_each_device_and_sends_a_traced_test_push() 
 }
 
 #[tokio::test]
+async fn a_daily_quota_is_counted_in_the_store_shown_and_kept_by_a_rebuilt_adapter() {
+    let stack = Stack::start().await;
+    let alice = stack.user("alice", "Alice").await;
+    stack.user("bob", "Bob").await;
+    stack.bind(&alice, "phone", HW, &hw_token("alice")).await;
+    let id = stack.certificate_id(HW).await;
+    let path = format!("/v1/apps/{}/certificates/{id}", stack.app.id);
+    expect(
+        stack
+            .server
+            .admin(Method::PUT, &path)
+            .json(&json!({"defaults": {"daily_quota": 2}})),
+        200,
+    )
+    .await;
+    let states = |records: Vec<Value>| records[0]["state"].as_str().unwrap_or_default().to_string();
+    for n in 0..2 {
+        let message = text(&stack, "bob", "alice", &format!("within the quota {n}")).await;
+        assert_eq!(states(stack.settled_deliveries(&message).await), "accepted");
+    }
+    let quota = expect(stack.server.admin(Method::GET, &format!("{path}/quota")), 200).await;
+    assert_eq!(
+        (&quota["used"], &quota["limit"]),
+        (&json!(2), &json!(2)),
+        "{quota}"
+    );
+    assert_eq!(quota["vendor_exhausted"], Value::Null);
+
+    // A change of the certificate builds a new adapter, as a restart or another node would:
+    // it starts from the count in the store, not from zero.
+    expect(
+        stack
+            .server
+            .admin(Method::PUT, &path)
+            .json(&json!({"defaults": {"daily_quota": 2, "ttl_seconds": 600}})),
+        200,
+    )
+    .await;
+    let over = text(&stack, "bob", "alice", "over the quota").await;
+    assert_eq!(states(stack.settled_deliveries(&over).await), "quota_exceeded");
+    let quota = expect(stack.server.admin(Method::GET, &format!("{path}/quota")), 200).await;
+    assert_eq!(quota["used"], 2, "{quota}");
+    expect_error(
+        stack.server.admin(
+            Method::GET,
+            &format!("/v1/apps/{}/certificates/999999/quota", stack.app.id),
+        ),
+        404,
+        "certificate_not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_push_test_tool_reports_a_failed_credential_request_as_its_own_step() {
     let stack = Stack::start().await;
     let alice = stack.user("alice", "Alice").await;

@@ -87,6 +87,7 @@ conformance!(
     check_concurrent_claims,
     check_small_commits_side_by_side,
     check_retention,
+    check_quota_usage,
 );
 
 async fn on_sqlite<F, Fut>(check: F)
@@ -1424,6 +1425,45 @@ async fn check_retention(store: Arc<dyn Store>) {
         herald_core::store::Purged::default(),
         "nothing more is old"
     );
+}
+
+/// The daily quota's count: every node's additions go to one total per certificate and day.
+async fn check_quota_usage(store: Arc<dyn Store>) {
+    new_app(store.as_ref(), "q1").await;
+    let hw = store
+        .create_certificate("q1", &certificate(Vendor::Huawei, "hw"))
+        .await
+        .expect("certificate");
+    let fcm = store
+        .create_certificate("q1", &certificate(Vendor::Fcm, "fcm"))
+        .await
+        .expect("certificate");
+    let day = 20_000;
+    assert_eq!(store.add_quota_usage("q1", hw.id, day, 0).await.expect("read"), 0);
+    assert_eq!(store.add_quota_usage("q1", hw.id, day, 3).await.expect("add"), 3);
+    assert_eq!(
+        store.add_quota_usage("q1", hw.id, day, 4).await.expect("add"),
+        7,
+        "another node's four"
+    );
+    assert_eq!(store.add_quota_usage("q1", hw.id, day, 0).await.expect("read"), 7);
+    assert_eq!(
+        store.add_quota_usage("q1", hw.id, day + 1, 1).await.expect("add"),
+        1,
+        "a new day"
+    );
+    assert_eq!(
+        store.add_quota_usage("q1", fcm.id, day, 0).await.expect("read"),
+        0,
+        "per certificate"
+    );
+    assert_eq!(
+        store.add_quota_usage("q1", 999_999, day, 5).await.expect("add"),
+        0,
+        "nothing is counted for a certificate that does not exist"
+    );
+    store.delete_certificate("q1", hw.id).await.expect("delete");
+    assert_eq!(store.add_quota_usage("q1", hw.id, day, 0).await.expect("read"), 0);
 }
 
 async fn three_jobs(store: &dyn Store, app: &str) -> (i64, Vec<PushJob>) {

@@ -238,6 +238,10 @@ impl<V: VendorApi> Adapter for Driver<V> {
         Ok(outcomes)
     }
 
+    fn quota(&self) -> Option<Arc<DailyQuota>> {
+        Some(Arc::clone(&self.quota))
+    }
+
     async fn check_credential(&self) -> Option<CredentialCheck> {
         let request = self.api.credential_endpoint().map(|url| CredentialRequest {
             method: "POST".into(),

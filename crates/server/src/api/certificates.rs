@@ -6,11 +6,13 @@
 use super::certificate_schemas::{CertificateRequest, CertificateUpdate};
 use super::views::CertificateView;
 use crate::auth::Admin;
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use herald_core::quota::QuotaView;
+use herald_engine::adapters::RegistryError;
 use serde_json::{Map, Value};
 
 /// Adds a certificate to an app.
@@ -67,6 +69,46 @@ pub async fn get_certificate(
         CertificateView::new(state.store.get_certificate(&app, id).await?, Vec::new())
             .with_health(state.dispatcher.certificate_health(&app, id)),
     ))
+}
+
+/// A certificate's daily quota today: what every node of the cluster sent through it, the
+/// configured limit, and the vendor's own "used up" verdict if it gave one.
+#[utoipa::path(get, path = "/v1/apps/{app}/certificates/{id}/quota", tag = "admin", security(("admin_token" = [])),
+    params(("app" = String, Path, description = "App id"), ("id" = i64, Path, description = "Certificate id")),
+    responses((status = 200, description = "Today's count in the vendor's day", body = QuotaView),
+        (status = 404, body = ErrorBody)))]
+pub async fn certificate_quota(
+    _: Admin,
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<(String, i64)>,
+) -> ApiResult<ApiJson<QuotaView>> {
+    let (app, id) = path;
+    let store = state.store.as_ref();
+    let (_, adapter) = state
+        .adapters
+        .get(store, &app, id)
+        .await
+        .map_err(|error| match error {
+            RegistryError::Store(error) => ApiError::from(error),
+            RegistryError::Adapter(error) => ApiError::bad_request("certificate_unusable", error.to_string()),
+        })?;
+    let Some(quota) = adapter.quota() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "quota_not_counted",
+            "this certificate's vendor adapter counts no daily quota",
+        ));
+    };
+    // This node's count so far joins every node's, and the total is read back.
+    let (day, count) = quota.take_unsynced();
+    match store.add_quota_usage(&app, id, day, count).await {
+        Ok(total) => quota.settle(day, total),
+        Err(error) => {
+            quota.restore_unsynced(day, count);
+            return Err(error.into());
+        }
+    }
+    Ok(ApiJson(quota.view()))
 }
 
 /// Changes a certificate: given fields replace stored ones, omitted fields (secrets too) stay,

@@ -187,6 +187,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             certificates::update_certificate,
             certificates::delete_certificate
         ))
+        .routes(routes!(certificates::certificate_quota))
         .routes(routes!(users::put_user, users::get_user))
         .routes(routes!(users::mint_token))
         .routes(routes!(users::list_devices))

@@ -184,4 +184,40 @@ impl CertificateStore for Backend {
         }
         tx.commit().await.map_err(backend)
     }
+
+    async fn add_quota_usage(
+        &self,
+        app: &str,
+        certificate_id: i64,
+        day: i64,
+        count: u64,
+    ) -> StoreResult<u64> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let total: Option<i64> = if count == 0 {
+            sqlx::query_scalar(
+                "SELECT used FROM quota_usage WHERE app_id = $1 AND certificate_id = $2 AND day = $3",
+            )
+            .bind(app)
+            .bind(certificate_id)
+            .bind(day)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?
+        } else {
+            sqlx::query_scalar(
+                "INSERT INTO quota_usage (app_id, certificate_id, day, used) \
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM certificates WHERE app_id = $1 AND id = $2) \
+                 ON CONFLICT (app_id, certificate_id, day) DO UPDATE SET used = quota_usage.used + excluded.used \
+                 RETURNING used",
+            )
+            .bind(app)
+            .bind(certificate_id)
+            .bind(day)
+            .bind(count)
+            .fetch_optional(&mut *self.writer().await?)
+            .await
+            .map_err(backend)?
+        };
+        Ok(u64::try_from(total.unwrap_or(0)).unwrap_or(0))
+    }
 }

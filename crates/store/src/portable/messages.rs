@@ -264,6 +264,13 @@ impl MessageStore for Backend {
         let mut tx = self.write().await?;
         let messages = purge(&mut tx, PURGE_MESSAGES, messages_before, limit).await?;
         let deliveries = purge(&mut tx, PURGE_DELIVERIES, deliveries_before, limit).await?;
+        // Quota counts are needed for the vendor's day only; a week is kept to look back on.
+        let week_ago = herald_core::now_millis().div_euclid(86_400_000) - 7;
+        sqlx::query("DELETE FROM quota_usage WHERE day < $1")
+            .bind(week_ago)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Purged {
             messages,
