@@ -498,8 +498,12 @@ async fn a_live_node_keeps_its_jobs_past_the_ack_wait_and_a_dead_ones_move_on_af
         let held = claim_all(&a, N).await;
 
         // Three ack waits: a vendor request this long is no reason to take the jobs away from
-        // a node that is alive and reports them.
-        let b = cluster.node(SHORT_ACK_WAIT).await;
+        // a node that is alive and reports them. (Every node reports the jobs it holds, so
+        // the jobs `b` takes below stay with it while it claims the rest.)
+        let b = cluster
+            .node(SHORT_ACK_WAIT)
+            .await
+            .keep_held_jobs(SHORT_ACK_WAIT, Duration::from_secs(600));
         tokio::time::sleep(3 * SHORT_ACK_WAIT).await;
         assert!(
             b.claim_jobs(100, 30_000).await.expect("claim").is_empty(),
