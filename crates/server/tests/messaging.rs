@@ -22,6 +22,18 @@ fn record<'a>(deliveries: &'a [Value], device: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no record for {device}: {deliveries:?}"))
 }
 
+/// A do-not-disturb window from an hour ago to an hour from now (UTC), so that it covers the
+/// test whatever the time of day ("00:00"–"23:59" leaves out the last minute of the day).
+fn dnd_around_now() -> Value {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let minute = (seconds % 86_400) / 60;
+    let clock = |m: u64| format!("{:02}:{:02}", m / 60, m % 60);
+    json!({"start": clock((minute + 1440 - 60) % 1440), "end": clock((minute + 60) % 1440), "time_zone": "UTC"})
+}
+
 async fn text(stack: &Stack, from: &str, to: &str, text: &str) -> String {
     let sent = stack
         .send(json!({"from": from, "to": to, "kind": "text", "content": {"text": text}}))
@@ -277,7 +289,7 @@ async fn routing_rules_each_decide_and_say_why() {
             .phone(&alice, Method::PUT, "/v1/me/push-settings")
             .json(&json!({
                 "enabled": true, "muted": ["c2c:bob"],
-                "dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
+                "dnd": dnd_around_now()
             })),
         200,
     )
@@ -303,7 +315,7 @@ async fn routing_rules_each_decide_and_say_why() {
             .server
             .phone(&alice, Method::PUT, "/v1/me/push-settings")
             .json(&json!({
-                "enabled": true, "dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}
+                "enabled": true, "dnd": dnd_around_now()
             })),
         200,
     )

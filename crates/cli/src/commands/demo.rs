@@ -108,6 +108,18 @@ fn token_for(vendor: &str, user: &str) -> String {
     }
 }
 
+/// A do-not-disturb window around now (UTC): "all day" for the demo, at any time of day
+/// ("00:00"–"23:59" would leave out the day's last minute).
+fn dnd_around_now() -> Value {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let now = (seconds % 86_400) / 60;
+    let clock = |m: u64| format!("{:02}:{:02}", m / 60, m % 60);
+    json!({"start": clock((now + 1440 - 60) % 1440), "end": clock((now + 60) % 1440), "time_zone": "UTC"})
+}
+
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
@@ -265,7 +277,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
             "uma" => {
                 http.put(format!("{base}/v1/me/push-settings"))
                     .bearer_auth(&token)
-                    .json(&json!({"dnd": {"start": "00:00", "end": "23:59", "time_zone": "UTC"}}))
+                    .json(&json!({"dnd": dnd_around_now()}))
                     .send()
                     .await?;
             }
