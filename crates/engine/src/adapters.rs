@@ -3,6 +3,7 @@
 //! survive between pushes. The adapters' daily quota counts are shared through the store
 //! ([`AdapterRegistry::sync_quotas`]), so every node counts against one budget.
 
+use herald_core::quota::DailyQuota;
 use herald_core::{Adapter, AdapterError, Certificate, Store};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -88,17 +89,13 @@ impl AdapterRegistry {
             replaced => {
                 // What the replaced adapter counted and did not share yet is not lost.
                 if let Some(quota) = replaced.and_then(|(_, old, _)| old.quota()) {
-                    let (day, count) = quota.take_unsynced();
-                    if count > 0 {
-                        store.add_quota_usage(app, certificate_id, day, count).await?;
-                    }
+                    share_quota_count(store, app, certificate_id, &quota).await?;
                 }
                 let secrets = store.certificate_secrets(app, certificate_id).await?;
                 let adapter = (self.factory)(&cert, secrets.expose())?;
                 // A new adapter starts from the day's count of every node, not from zero.
                 if let Some(quota) = adapter.quota() {
-                    let day = quota.view().day;
-                    quota.settle(day, store.add_quota_usage(app, certificate_id, day, 0).await?);
+                    share_quota_count(store, app, certificate_id, &quota).await?;
                 }
                 adapter
             }
@@ -122,13 +119,8 @@ impl AdapterRegistry {
             .collect();
         for (app, id, adapter) in adapters {
             let Some(quota) = adapter.quota() else { continue };
-            let (day, count) = quota.take_unsynced();
-            match store.add_quota_usage(&app, id, day, count).await {
-                Ok(total) => quota.settle(day, total),
-                Err(error) => {
-                    quota.restore_unsynced(day, count);
-                    tracing::warn!(%app, certificate = id, %error, "Sharing the daily quota count failed; will retry.");
-                }
+            if let Err(error) = share_quota_count(store, &app, id, &quota).await {
+                tracing::warn!(%app, certificate = id, %error, "Sharing the daily quota count failed; will retry.");
             }
         }
     }
@@ -153,5 +145,26 @@ impl AdapterRegistry {
                 }
             }
         })
+    }
+}
+
+/// Adds what `quota` counted since it last did to the store's count of every node and takes
+/// the total back; on a failed write the count stays with `quota` for the next time.
+pub async fn share_quota_count(
+    store: &dyn Store,
+    app: &str,
+    certificate_id: i64,
+    quota: &DailyQuota,
+) -> Result<(), herald_core::StoreError> {
+    let (day, count) = quota.take_unsynced();
+    match store.add_quota_usage(app, certificate_id, day, count).await {
+        Ok(total) => {
+            quota.settle(day, total);
+            Ok(())
+        }
+        Err(error) => {
+            quota.restore_unsynced(day, count);
+            Err(error)
+        }
     }
 }

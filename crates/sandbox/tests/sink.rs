@@ -12,12 +12,11 @@ async fn sink() -> Sandbox {
     Sandbox::start(options).await.expect("sandbox")
 }
 
-#[tokio::test]
-async fn the_sink_accepts_unchecked_sends_and_counts_them() {
-    let sandbox = sink().await;
+/// Sends what only the sink takes: an FCM message under an access token no OAuth exchange
+/// issued, and a Web Push to a subscription never made, unsigned, whose body decrypts to
+/// nothing. Returns the FCM status and answer and the Web Push status.
+async fn unchecked_sends(sandbox: &Sandbox) -> (u16, Value, u16) {
     let http = reqwest::Client::new();
-
-    // FCM with an access token no OAuth exchange issued.
     let project = &sandbox.state.credentials.fcm_project_id;
     let fcm = http
         .post(format!(
@@ -29,16 +28,8 @@ async fn the_sink_accepts_unchecked_sends_and_counts_them() {
         .send()
         .await
         .expect("fcm");
-    assert_eq!(fcm.status(), 200);
-    let answer: Value = fcm.json().await.expect("json");
-    assert!(
-        answer["name"]
-            .as_str()
-            .is_some_and(|n| n.starts_with("projects/")),
-        "{answer}"
-    );
-
-    // Web Push to a subscription never made, unsigned, with a body that decrypts to nothing.
+    let fcm_status = fcm.status().as_u16();
+    let fcm_answer: Value = fcm.json().await.unwrap_or(Value::Null);
     let webpush = http
         .post(format!("{}/push/never-subscribed", sandbox.url(Vendor::Webpush)))
         .header("ttl", "60")
@@ -46,7 +37,21 @@ async fn the_sink_accepts_unchecked_sends_and_counts_them() {
         .send()
         .await
         .expect("webpush");
-    assert_eq!(webpush.status(), 201);
+    (fcm_status, fcm_answer, webpush.status().as_u16())
+}
+
+#[tokio::test]
+async fn the_sink_accepts_unchecked_sends_and_counts_them() {
+    let sandbox = sink().await;
+    let (fcm, answer, webpush) = unchecked_sends(&sandbox).await;
+    assert_eq!(fcm, 200);
+    assert!(
+        answer["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("projects/")),
+        "{answer}"
+    );
+    assert_eq!(webpush, 201);
 
     let counters = sandbox.state.counters();
     for vendor in [Vendor::Fcm, Vendor::Webpush] {
@@ -64,25 +69,7 @@ async fn without_the_sink_the_same_sends_are_refused() {
     let sandbox = Sandbox::start(SandboxOptions::new(Credentials::generate().expect("credentials")))
         .await
         .expect("sandbox");
-    let http = reqwest::Client::new();
-    let project = &sandbox.state.credentials.fcm_project_id;
-    let fcm = http
-        .post(format!(
-            "{}/v1/projects/{project}/messages:send",
-            sandbox.url(Vendor::Fcm)
-        ))
-        .bearer_auth("ya29.never-issued")
-        .json(&json!({"message": {"token": "phone-1", "notification": {"title": "Hi", "body": "there"}}}))
-        .send()
-        .await
-        .expect("fcm");
-    assert_eq!(fcm.status(), 401);
-    let webpush = http
-        .post(format!("{}/push/never-subscribed", sandbox.url(Vendor::Webpush)))
-        .header("ttl", "60")
-        .body(vec![0u8; 40])
-        .send()
-        .await
-        .expect("webpush");
-    assert_eq!(webpush.status(), 404);
+    let (fcm, _, webpush) = unchecked_sends(&sandbox).await;
+    assert_eq!(fcm, 401);
+    assert_eq!(webpush, 404);
 }

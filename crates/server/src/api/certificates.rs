@@ -12,7 +12,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use herald_core::quota::QuotaView;
-use herald_engine::adapters::RegistryError;
+use herald_engine::adapters::{RegistryError, share_quota_count};
 use serde_json::{Map, Value};
 
 /// Adds a certificate to an app.
@@ -100,14 +100,7 @@ pub async fn certificate_quota(
         ));
     };
     // This node's count so far joins every node's, and the total is read back.
-    let (day, count) = quota.take_unsynced();
-    match store.add_quota_usage(&app, id, day, count).await {
-        Ok(total) => quota.settle(day, total),
-        Err(error) => {
-            quota.restore_unsynced(day, count);
-            return Err(error.into());
-        }
-    }
+    share_quota_count(store, &app, id, &quota).await?;
     Ok(ApiJson(quota.view()))
 }
 
